@@ -1,0 +1,325 @@
+"""The monitor database: opening it, its schema (as migrations) and every write to it.
+
+All SQL that changes data lives here, so the public schema (articles, versions, failures,
+crawls, matches) has one home. sqlite-utils is used only in this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from monitor.errors import MonitorError
+
+migrations = Migrations("monitor")
+
+FTS_TOKENIZE = "unicode61 remove_diacritics 2"
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["crawls"].create(
+        {
+            "id": int,
+            "outlet": str,
+            "started": str,
+            "finished": str,
+            "status": str,
+            "requests": int,
+            "new": int,
+            "updated": int,
+            "failed": int,
+            "pid": int,
+        },
+        pk="id",
+    )
+    db["crawls"].create_index(["outlet", "started"])
+    db["articles"].create(
+        {
+            "id": int,
+            "url": str,
+            "outlet": str,
+            "lang": str,
+            "title": str,
+            "lead": str,
+            "text": str,
+            "published": str,
+            "modified": str,
+            "author": str,
+            "tags": str,
+            "fetched": str,
+            "content_hash": str,
+            "lastmod": str,
+            "source": str,
+        },
+        pk="id",
+        not_null={"url"},
+    )
+    db["articles"].create_index(["url"], unique=True)
+    db["articles"].create_index(["published"])
+    db["articles"].create_index(["outlet", "published"])
+    db["articles"].enable_fts(
+        ["title", "lead", "text"], create_triggers=True, tokenize=FTS_TOKENIZE
+    )
+    db["versions"].create(
+        {
+            "id": int,
+            "article_id": int,
+            "fetched": str,
+            "title": str,
+            "lead": str,
+            "text": str,
+            "content_hash": str,
+        },
+        pk="id",
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    db["versions"].create_index(["article_id"])
+    db["failures"].create(
+        {
+            "id": int,
+            "crawl_id": int,
+            "url": str,
+            "status": int,
+            "reason": str,
+            "at": str,
+            "permanent": int,
+        },
+        pk="id",
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["failures"].create_index(["url"])
+    db["failures"].create_index(["crawl_id"])
+    db["aliases"].create({"url": str, "article_id": int}, pk="url")
+    db["fetch_state"].create(
+        {"url": str, "etag": str, "last_modified": str, "checked": str}, pk="url"
+    )
+    db["matches"].create(
+        {"article_id": int, "topic": str, "score": float, "evidence": str, "matched": str},
+        pk=("article_id", "topic"),
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    db["matches"].create_index(["topic"])
+    # Word-form-insensitive search: stemmed title and text, filled by save_article().
+    db.execute(
+        "CREATE VIRTUAL TABLE articles_stem_fts USING fts5("
+        f"title, lead, text, content='', tokenize='{FTS_TOKENIZE}')"
+    )
+
+
+def now() -> str:
+    """The current time as ISO 8601 UTC, to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at `path`, in WAL mode, fully migrated.
+
+    Raises MonitorError with a one-line reason when the path cannot be used.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise MonitorError(f"database path {path} is a directory, not a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MonitorError(
+            f"cannot create the database folder {path.parent}: {exc.strerror}"
+        ) from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise MonitorError(f"database path {path} is not writable")
+    try:
+        conn = sqlite3.connect(str(path), timeout=10, isolation_level=None)
+        db = sqlite_utils.Database(conn)
+        db.execute("PRAGMA busy_timeout = 10000")
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.enable_wal()
+        db.execute("PRAGMA synchronous = NORMAL")
+        migrations.apply(db)
+    except sqlite3.DatabaseError as exc:
+        raise MonitorError(f"cannot use database {path}: {exc}") from None
+    return db
+
+
+def content_hash(title: str, lead: str, text: str) -> str:
+    """A stable fingerprint of what a reader sees of an article."""
+    data = "\x1f".join((title or "", lead or "", text or "")).encode("utf-8")
+    return hashlib.sha1(data).hexdigest()
+
+
+def find_article(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
+    """The stored article at `url`, or at a URL that once led to it (a redirect, a duplicate)."""
+    row = db.execute(
+        "SELECT id, published, modified, lastmod FROM articles WHERE url = ? "
+        "UNION ALL SELECT a.id, a.published, a.modified, a.lastmod FROM aliases "
+        "JOIN articles a ON a.id = aliases.article_id WHERE aliases.url = ? LIMIT 1",
+        [url, url],
+    ).fetchone()
+    if row is None:
+        return None
+    return {"id": row[0], "published": row[1], "modified": row[2], "lastmod": row[3]}
+
+
+def is_dead(db: sqlite_utils.Database, url: str) -> bool:
+    """True if `url` failed permanently before (404, 410, not HTML, no text)."""
+    row = db.execute(
+        "SELECT 1 FROM failures WHERE url = ? AND permanent = 1 LIMIT 1", [url]
+    ).fetchone()
+    return row is not None
+
+
+def save_article(
+    db: sqlite_utils.Database, article: dict[str, Any], aliases: Iterable[str] = ()
+) -> tuple[str, int]:
+    """Insert or update one article; return ("new" | "updated" | "unchanged", article id).
+
+    A changed title, lead or text moves the previous content into `versions`. Every URL in
+    `aliases` (redirect sources, tracking-parameter variants) is remembered as leading here.
+    The caller owns the transaction.
+    """
+    row = dict(article)
+    row["tags"] = json.dumps(row.get("tags") or [], ensure_ascii=False)
+    row["content_hash"] = content_hash(row.get("title"), row.get("lead"), row.get("text"))
+    row.setdefault("fetched", now())
+    existing = db.execute(
+        "SELECT id, title, lead, text, content_hash, fetched FROM articles WHERE url = ?",
+        [row["url"]],
+    ).fetchone()
+    if existing is None:
+        article_id = db["articles"].insert(row).last_pk
+        status = "new"
+    else:
+        article_id, title, lead, text, old_hash, fetched = existing
+        if old_hash == row["content_hash"]:
+            # Nothing a reader sees changed: keep the row as it was, but remember a newer
+            # sitemap lastmod so the next crawl does not fetch the page again.
+            db.execute(
+                "UPDATE articles SET lastmod = coalesce(?, lastmod) WHERE id = ?",
+                [row.get("lastmod"), article_id],
+            )
+            status = "unchanged"
+        else:
+            db["versions"].insert(
+                {
+                    "article_id": article_id,
+                    "fetched": fetched,
+                    "title": title,
+                    "lead": lead,
+                    "text": text,
+                    "content_hash": old_hash,
+                }
+            )
+            _unindex_stems(db, article_id)
+            db["articles"].update(article_id, row)
+            status = "updated"
+    if status != "unchanged":
+        _index_stems(db, article_id, row)
+    for url in set(aliases) - {row["url"]}:
+        db.execute(
+            "INSERT INTO aliases (url, article_id) VALUES (?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET article_id = excluded.article_id",
+            [url, article_id],
+        )
+    return status, article_id
+
+
+def _index_stems(db: sqlite_utils.Database, article_id: int, row: dict[str, Any]) -> None:
+    from monitor.text import stem_text
+
+    db.execute(
+        "INSERT INTO articles_stem_fts (rowid, title, lead, text) VALUES (?, ?, ?, ?)",
+        [
+            article_id,
+            stem_text(row.get("title") or ""),
+            stem_text(row.get("lead") or ""),
+            stem_text(row.get("text") or ""),
+        ],
+    )
+
+
+def _unindex_stems(db: sqlite_utils.Database, article_id: int) -> None:
+    from monitor.text import stem_text
+
+    # A contentless FTS5 table forgets a row only when given the exact values it indexed.
+    old = db.execute("SELECT title, lead, text FROM articles WHERE id = ?", [article_id]).fetchone()
+    db.execute(
+        "INSERT INTO articles_stem_fts (articles_stem_fts, rowid, title, lead, text) "
+        "VALUES ('delete', ?, ?, ?, ?)",
+        [article_id, *(stem_text(v or "") for v in old)],
+    )
+
+
+def save_failure(
+    db: sqlite_utils.Database,
+    *,
+    crawl_id: int | None,
+    url: str,
+    status: int | None,
+    reason: str,
+    permanent: bool,
+) -> None:
+    """Record a page that could not be stored."""
+    db["failures"].insert(
+        {
+            "crawl_id": crawl_id,
+            "url": url,
+            "status": status,
+            "reason": reason,
+            "at": now(),
+            "permanent": int(permanent),
+        }
+    )
+
+
+def save_matches(db: sqlite_utils.Database, article_id: int, matches: Iterable[Any]) -> None:
+    """Replace the topic matches of one article (each with .topic, .score, .evidence)."""
+    db.execute("DELETE FROM matches WHERE article_id = ?", [article_id])
+    stamp = now()
+    for m in matches:
+        db["matches"].insert(
+            {
+                "article_id": article_id,
+                "topic": m.topic,
+                "score": round(m.score, 3),
+                "evidence": json.dumps(m.evidence, ensure_ascii=False),
+                "matched": stamp,
+            }
+        )
+
+
+def start_crawl(db: sqlite_utils.Database, outlet: str) -> int:
+    """Insert a `crawls` row for a run that is starting; return its id."""
+    return (
+        db["crawls"]
+        .insert({"outlet": outlet, "started": now(), "status": "running", "pid": os.getpid()})
+        .last_pk
+    )
+
+
+def finish_crawl(db: sqlite_utils.Database, crawl_id: int, status: str, **counts: int) -> None:
+    """Close a `crawls` row with its outcome and counts."""
+    db["crawls"].update(crawl_id, {"finished": now(), "status": status, **counts})
+
+
+def fetch_state(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
+    """The validators (ETag, Last-Modified) last seen for a feed, sitemap or listing."""
+    row = db.execute("SELECT etag, last_modified FROM fetch_state WHERE url = ?", [url]).fetchone()
+    return {"etag": row[0], "last_modified": row[1]} if row else None
+
+
+def save_fetch_state(
+    db: sqlite_utils.Database, url: str, etag: str | None, last_modified: str | None
+) -> None:
+    """Remember a discovery URL's validators for the next conditional request."""
+    db["fetch_state"].upsert(
+        {"url": url, "etag": etag, "last_modified": last_modified, "checked": now()}, pk="url"
+    )

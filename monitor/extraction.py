@@ -1,0 +1,269 @@
+"""Article extraction: raw page bytes in, clean article fields out.
+
+The page is decoded (whatever its declared charset), the outlet's known chrome is cut away
+(selectors and text patterns from its registry entry), metadata is read from meta tags, JSON-LD
+and the outlet's own markup, and trafilatura extracts the body text. `extract()` is a pure,
+picklable function so that it can run in worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import lxml.html
+import trafilatura
+from lxml import etree
+
+from monitor import dates, language
+
+# Chrome lines every outlet in the region uses; an outlet entry can add its own.
+COMMON_DROP_TEXT = (
+    r"^(Читайте также|Читайте нас|Смотрите также|Материалы по теме|Сондай-ақ оқыңыз|Оқи отырыңыз)\b",
+    r"^Подписывайтесь на\b",
+    r"^Подпишитесь на\b",
+    r"^Подписаться$",
+    r"^(Коллаж|Фото|Фото:|Видео|Иллюстративное фото)[:\s].{0,80}$",
+    r"^(Лента новостей|Жаңалықтар легі)$",
+    r"^(Поделиться|Бөлісу)\b.{0,60}$",
+)
+
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_-]+)""", re.I)
+_CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
+
+
+class ExtractionError(Exception):
+    """The page holds no storable article; the message is the reason recorded in `failures`."""
+
+
+def decode(body: bytes, content_type: str | None = None) -> str:
+    """Decode an HTML page, trusting the bytes over a wrong or missing charset declaration.
+
+    Valid UTF-8 is taken as UTF-8. Otherwise the declared charset is used if it yields
+    Cyrillic text, else windows-1251, the usual legacy encoding of Kazakh and Russian sites.
+    """
+    if body.startswith(b"\xef\xbb\xbf"):
+        return body[3:].decode("utf-8", errors="replace")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    declared = None
+    if content_type and "charset=" in content_type.lower():
+        declared = content_type.lower().split("charset=")[-1].split(";")[0].strip(" \"'")
+    if not declared:
+        match = _CHARSET.search(body[:4096])
+        declared = match.group(1).decode("ascii").lower() if match else None
+    if declared and declared.replace("-", "") not in ("utf8",):
+        try:
+            text = body.decode(declared)
+            if _CYRILLIC.search(text) or declared in ("windows-1251", "cp1251", "koi8-r"):
+                return text
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return body.decode("cp1251", errors="replace")
+
+
+def extract(
+    body: bytes, url: str, content_type: str | None = None, profile: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Extract one article page.
+
+    `profile` is the outlet's extraction entry: `body` (CSS selector of the article body),
+    `lead`, `title`, `published`, `modified`, `author`, `tags` (CSS selectors, `::attr(x)`
+    allowed), `drop` (CSS selectors of chrome to remove) and `drop_text` (regexes of chrome
+    paragraphs). Raises ExtractionError when there is no article text.
+    """
+    profile = profile or {}
+    if not body or not body.strip():
+        raise ExtractionError("empty body")
+    html = decode(body, content_type)
+    try:
+        tree = lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError) as exc:
+        raise ExtractionError(f"unparseable HTML: {exc}") from None
+    meta = _metadata(tree, profile)
+    _drop_chrome(tree, profile.get("drop", ()))
+    patterns = [re.compile(p, re.I) for p in (*COMMON_DROP_TEXT, *profile.get("drop_text", ()))]
+    text = _body_text(tree, url, profile.get("body"), patterns)
+    if not text:
+        raise ExtractionError("no article text found")
+    title = meta["title"]
+    if not title:
+        raise ExtractionError("no title found")
+    lead = meta["lead"]
+    return {
+        "url": meta["canonical"] or url,
+        "title": title,
+        "lead": lead,
+        "text": text,
+        "published": meta["published"],
+        "modified": meta["modified"],
+        "author": meta["author"],
+        "tags": meta["tags"],
+        "lang": language.detect(f"{title}\n{lead or ''}\n{text}", hint=meta["html_lang"]),
+    }
+
+
+def _body_text(
+    tree: lxml.html.HtmlElement, url: str, selector: str | None, patterns: list[re.Pattern]
+) -> str:
+    """trafilatura's main text of the outlet's body container (or of the whole page)."""
+    source: Any = tree
+    if selector:
+        found = tree.cssselect(selector)
+        if found:
+            html = "".join(etree.tostring(el, encoding="unicode") for el in found)
+            source = f"<html><body><article>{html}</article></body></html>"
+    doc = trafilatura.bare_extraction(
+        source,
+        url=url,
+        with_metadata=False,
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        include_links=False,
+        favor_recall=bool(selector),
+        deduplicate=False,
+    )
+    raw = (doc.text if doc is not None else "") or ""
+    lines = [ln.strip() for ln in raw.splitlines()]
+    kept = [ln for ln in lines if ln and not any(p.search(ln) for p in patterns)]
+    return "\n".join(kept)
+
+
+def _drop_chrome(tree: lxml.html.HtmlElement, selectors: Iterable[str]) -> None:
+    for selector in ("script", "style", "noscript", "iframe", "template", *selectors):
+        for el in tree.cssselect(selector):
+            el.drop_tree()
+
+
+def _metadata(tree: lxml.html.HtmlElement, profile: Mapping[str, Any]) -> dict[str, Any]:
+    ld = _json_ld(tree)
+
+    def meta(*names: str) -> str | None:
+        for name in names:
+            for el in tree.xpath(f'//meta[@property="{name}" or @name="{name}"]'):
+                value = (el.get("content") or "").strip()
+                if value:
+                    return value
+        return None
+
+    def own(key: str) -> list[str]:
+        selector = profile.get(key)
+        return _select(tree, selector) if selector else []
+
+    title = _first(
+        own("title"),
+        [meta("og:title") or ""],
+        [_text(el) for el in tree.xpath("//h1")],
+        [ld.get("headline") or ""],
+        [_text(el) for el in tree.xpath("//title")],
+    )
+    lead = _first(own("lead"), [meta("description", "og:description") or ""])
+    published = _first_date(
+        own("published"),
+        [meta("article:published_time") or ""],
+        [ld.get("datePublished") or ""],
+        tree.xpath(
+            '//*[@itemprop="datePublished"]/@datetime | //*[@itemprop="datePublished"]/@content'
+        ),
+        tree.xpath("//time/@datetime"),
+    )
+    modified = _first_date(
+        own("modified"),
+        [meta("article:modified_time") or ""],
+        [ld.get("dateModified") or ""],
+        tree.xpath(
+            '//*[@itemprop="dateModified"]/@datetime | //*[@itemprop="dateModified"]/@content'
+        ),
+    )
+    author = _first(own("author"), [meta("author") or ""], [_ld_author(ld)])
+    tags = own("tags") or [
+        el.get("content").strip()
+        for el in tree.xpath('//meta[@property="article:tag"]')
+        if (el.get("content") or "").strip()
+    ]
+    if not tags and meta("keywords"):
+        tags = [t.strip() for t in meta("keywords").split(",") if t.strip()]
+    canonical = tree.xpath('//link[@rel="canonical"]/@href')
+    canonical_url = canonical[0].strip() if canonical else None
+    if canonical_url and not canonical_url.startswith(("http://", "https://")):
+        canonical_url = None
+    return {
+        "title": title,
+        "lead": lead,
+        "published": published,
+        "modified": modified if modified != published else modified,
+        "author": author,
+        "tags": list(dict.fromkeys(tags)),
+        "canonical": canonical_url,
+        "html_lang": (tree.get("lang") or "").strip() or None,
+    }
+
+
+def _select(tree: lxml.html.HtmlElement, selector: str) -> list[str]:
+    """CSS selector with an optional `::attr(name)` suffix, parsel style."""
+    attr = None
+    match = re.search(r"::attr\(([\w:-]+)\)$", selector)
+    if match:
+        attr = match.group(1)
+        selector = selector[: match.start()]
+    values = []
+    for el in tree.cssselect(selector):
+        value = el.get(attr) if attr else _text(el)
+        if value and value.strip():
+            values.append(value.strip())
+    return values
+
+
+def _text(el: lxml.html.HtmlElement) -> str:
+    return " ".join(el.text_content().split())
+
+
+def _first(*candidates: Iterable[str]) -> str | None:
+    for group in candidates:
+        for value in group:
+            value = " ".join((value or "").split())
+            if value:
+                return value
+    return None
+
+
+def _first_date(*candidates: Iterable[str]) -> str | None:
+    for group in candidates:
+        for value in group:
+            parsed = dates.normalize(value)
+            if parsed:
+                return parsed
+    return None
+
+
+def _json_ld(tree: lxml.html.HtmlElement) -> dict[str, Any]:
+    """The first JSON-LD object that looks like an article."""
+    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
+        try:
+            data = json.loads(script)
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop(0)
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                if "datePublished" in item or "headline" in item:
+                    return item
+                stack.extend(v for v in item.values() if isinstance(v, list | dict))
+    return {}
+
+
+def _ld_author(ld: Mapping[str, Any]) -> str:
+    author = ld.get("author")
+    if isinstance(author, list):
+        author = author[0] if author else None
+    if isinstance(author, dict):
+        author = author.get("name")
+    return author if isinstance(author, str) else ""

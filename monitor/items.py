@@ -1,0 +1,37 @@
+"""What spiders and pipelines pass along: a fetched page, an extracted article, a failure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Page:
+    """An article page as downloaded, before extraction."""
+
+    url: str
+    body: bytes
+    content_type: str | None
+    outlet: str
+    status: int = 200
+    lastmod: str | None = None
+    requested: list[str] = field(default_factory=list)  # every URL that led here
+
+
+@dataclass
+class Article:
+    """An extracted article, ready to store."""
+
+    fields: dict[str, Any]
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PageFailure:
+    """A page that could not be stored, and why."""
+
+    url: str
+    status: int | None
+    reason: str
+    permanent: bool = False

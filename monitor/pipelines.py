@@ -1,0 +1,182 @@
+"""Item pipelines: extract each fetched page, then store articles and failures.
+
+Extraction is CPU-bound (trafilatura), so it runs in worker processes and the Scrapy reactor
+keeps downloading meanwhile. Storing is batched: items are committed at least every
+MONITOR_COMMIT_INTERVAL seconds, so a crawl killed half way keeps what it had stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import sqlite3
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import task
+
+from monitor import db, extraction
+from monitor.items import Article, Page, PageFailure
+from monitor.urls import clean_url
+
+logger = logging.getLogger(__name__)
+
+
+def _warm_up() -> None:
+    """Import trafilatura's heavy parts once per worker, not on the first page."""
+    import trafilatura  # noqa: F401
+
+
+class ExtractPipeline:
+    """Page -> Article (or PageFailure), in a pool of worker processes."""
+
+    def __init__(self, crawler: Any):
+        self.crawler = crawler
+        self.workers = crawler.settings.getint("MONITOR_EXTRACT_WORKERS", 2)
+        self.pool: ProcessPoolExecutor | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ExtractPipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        if self.workers > 0:
+            self.pool = self._new_pool()
+
+    def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_warm_up,
+        )
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Page):
+            return item
+        spider = self.crawler.spider
+        args = (item.body, item.url, item.content_type, spider.outlet.extraction)
+        try:
+            fields = await self._extract(args)
+        except extraction.ExtractionError as exc:
+            return PageFailure(item.url, item.status, str(exc), permanent=True)
+        except Exception as exc:  # a bug or a pathological page: record it, keep crawling
+            logger.exception("extraction failed on %s", item.url)
+            return PageFailure(item.url, item.status, f"extraction error: {exc!r}"[:300])
+        canonical = clean_url(fields.pop("url") or item.url)
+        if canonical != item.url and not spider.outlet.is_article(canonical):
+            canonical = item.url  # a canonical link to a home or section page is a site bug
+        fields.update(url=canonical, outlet=item.outlet, lastmod=item.lastmod, source="crawl")
+        return Article(fields=fields, aliases=[*item.requested, item.url])
+
+    async def _extract(self, args: tuple) -> dict[str, Any]:
+        if self.pool is None:
+            return extraction.extract(*args)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.pool, extraction.extract, *args)
+        except BrokenProcessPool:
+            # A worker died (out of memory, a crash in C code): replace the pool, retry once.
+            logger.warning("an extraction worker died; restarting the pool")
+            self.pool.shutdown(wait=False, cancel_futures=False)
+            self.pool = self._new_pool()
+            return await loop.run_in_executor(self.pool, extraction.extract, *args)
+
+
+class StorePipeline:
+    """Article -> articles/versions/matches; PageFailure -> failures. Batched commits."""
+
+    def __init__(self, crawler: Any):
+        self.crawler = crawler
+        self.path = crawler.settings.get("MONITOR_DB")
+        self.interval = crawler.settings.getfloat("MONITOR_COMMIT_INTERVAL", 0.5)
+        self.topics_path = crawler.settings.get("MONITOR_TOPICS")
+        self.buffer: list[Any] = []
+        self.topics: list[Any] = []
+        self.loop: task.LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> StorePipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        self.db = db.open_db(self.path)
+        self.topics = load_topics(self.topics_path)
+        self.loop = task.LoopingCall(self.flush)
+        self.loop.start(self.interval, now=False)
+
+    def close_spider(self) -> None:
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()
+        self.flush()
+        if self.buffer:
+            logger.error("%d items could not be stored; see the errors above", len(self.buffer))
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, Article | PageFailure):
+            self.buffer.append(item)
+            if len(self.buffer) >= 200:
+                self.flush()
+        return item
+
+    def flush(self) -> None:
+        """Commit buffered items in one transaction; on a database error keep them for later."""
+        if not self.buffer:
+            return
+        items, stats = self.buffer, self.crawler.stats
+        crawl_id = getattr(self.crawler.spider, "crawl_id", None)
+        counts: dict[str, int] = {}
+        try:
+            with self.db.atomic():
+                for item in items:
+                    if isinstance(item, PageFailure):
+                        db.save_failure(
+                            self.db,
+                            crawl_id=crawl_id,
+                            url=item.url,
+                            status=item.status,
+                            reason=item.reason,
+                            permanent=item.permanent,
+                        )
+                        logger.info("failed: %s (%s)", item.url, item.reason)
+                        counts["failed"] = counts.get("failed", 0) + 1
+                        continue
+                    status, article_id = db.save_article(self.db, item.fields, item.aliases)
+                    counts[status] = counts.get(status, 0) + 1
+                    if status != "unchanged":
+                        db.save_matches(self.db, article_id, match(self.topics, item.fields))
+        except sqlite3.Error as exc:
+            logger.error("cannot write to %s: %s; will retry", self.path, exc)
+            return
+        self.buffer = []
+        for key, value in counts.items():
+            stats.inc_value(f"monitor/{key}", value)
+
+
+def load_topics(path: str | None) -> list[Any]:
+    """The topics to match stored articles against (none if there is no topic file)."""
+    if not path or not Path(path).exists():
+        return []
+    from monitor.topics import load_topics as load
+
+    return load(path)
+
+
+def match(topics: list[Any], fields: dict[str, Any]) -> list[Any]:
+    """The topics an article matches."""
+    if not topics:
+        return []
+    from monitor.topics import match_article
+
+    return match_article(
+        topics,
+        title=fields.get("title") or "",
+        lead=fields.get("lead") or "",
+        text=fields.get("text") or "",
+    )

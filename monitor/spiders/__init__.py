@@ -1,0 +1,1 @@
+"""Spiders: the generic `news` spider and the outlets that need their own."""

@@ -1,0 +1,220 @@
+"""End to end: `scrapy crawl orda` against a replica of Orda.kz served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import sqlite_utils
+
+from tests.conftest import FAST, ROOT, scrapy_crawl
+from tests.replica.orda import OrdaSite
+from tests.replica.server import ReplicaServer
+
+SINCE = "2022-01-01"
+
+
+@pytest.fixture
+def orda():
+    with ReplicaServer(OrdaSite()) as server:
+        yield server
+
+
+def article_requests(server: ReplicaServer) -> list[str]:
+    pattern = re.compile(server.site.article_path_regex)
+    return [r.path for r in server.log if pattern.search(r.path)]
+
+
+def crawl(server: ReplicaServer, db_path, *extra: str, **kwargs) -> subprocess.CompletedProcess:
+    result = scrapy_crawl(
+        "orda", db_path, f"base_url={server.origin}", f"since={SINCE}", *extra, **kwargs
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def expected_articles(site: OrdaSite) -> list:
+    return [a for a in site.articles if a.expect == "stored" and a.published >= SINCE]
+
+
+def test_first_crawl_stores_every_article_once_with_exact_fields(orda, db_path):
+    site = orda.site
+    crawl(orda, db_path)
+    database = sqlite_utils.Database(db_path)
+    rows = {row["url"]: row for row in database["articles"].rows}
+    expected = expected_articles(site)
+    assert len(expected) >= 30
+    assert sorted(rows) == sorted(a.url for a in expected)
+    for article in expected:
+        row = rows[article.url]
+        assert row["outlet"] == "orda"
+        assert row["title"] == article.title
+        assert row["published"] == article.published
+        assert row["modified"] == article.modified
+        assert row["lang"] == article.lang, article.url
+        assert row["author"] == article.author
+        assert sqlite_utils.utils.json.loads(row["tags"]) == article.tags
+        assert row["lead"] == article.lead
+        for paragraph in article.paragraphs:
+            assert paragraph in row["text"], (article.url, paragraph[:60])
+        for phrase in site.chrome_phrases:
+            assert phrase not in row["text"], (article.url, phrase)
+            assert phrase not in row["title"]
+
+
+def test_edge_cases_are_failures_or_never_requested(orda, db_path):
+    site = orda.site
+    crawl(orda, db_path)
+    database = sqlite_utils.Database(db_path)
+    failures = {row["url"]: row for row in database["failures"].rows}
+    for article in site.articles:
+        if article.expect == "failure":
+            assert article.url in failures, article.note
+            assert failures[article.url]["reason"], article.note
+    statuses = {failures[a.url]["status"] for a in site.articles if a.expect == "failure"}
+    assert {404, 410} <= statuses
+    assert orda.hits("__trashed") == 0
+    old = [a for a in site.articles if a.published < SINCE]
+    assert old and not any(orda.hits(re.escape(a.path)) for a in old)
+    (run,) = database["crawls"].rows
+    assert run["outlet"] == "orda" and run["status"] == "ok"
+    assert run["new"] == database["articles"].count
+    assert run["failed"] == database["failures"].count
+    assert run["requests"] == len(orda.log)
+
+
+def test_second_crawl_fetches_no_article_and_edits_make_versions(orda, db_path):
+    site = orda.site
+    crawl(orda, db_path)
+    first_count = sqlite_utils.Database(db_path)["articles"].count
+    orda.clear_log()
+
+    crawl(orda, db_path)
+    assert article_requests(orda) == []
+    assert any(r.status == 304 for r in orda.log), "feeds and sitemaps are asked conditionally"
+    database = sqlite_utils.Database(db_path)
+    assert database["articles"].count == first_count
+    assert [r["status"] for r in database["crawls"].rows] == ["ok", "ok"]
+
+    edited = expected_articles(site)[3]
+    old_title = edited.title
+    site.edit_article(
+        edited.id,
+        title=old_title + " (обновлено)",
+        add_paragraph="Редакция дополнила материал новыми сведениями от источников в правительстве.",
+        modified="2022-03-01T10:00:00+06:00",
+    )
+    orda.clear_log()
+    crawl(orda, db_path)
+    assert article_requests(orda) == [edited.path]
+    database = sqlite_utils.Database(db_path)
+    row = next(database["articles"].rows_where("url = ?", [edited.url]))
+    assert row["title"] == old_title + " (обновлено)"
+    assert "новыми сведениями" in row["text"]
+    (version,) = database["versions"].rows_where("article_id = ?", [row["id"]])
+    assert version["title"] == old_title
+    assert "новыми сведениями" not in version["text"]
+    assert database["articles"].count == first_count
+    last = list(database["crawls"].rows)[-1]
+    assert (last["new"], last["updated"]) == (0, 1)
+
+
+def test_redirect_and_tracking_duplicates_are_stored_once(orda, db_path):
+    site = orda.site
+    crawl(orda, db_path)
+    database = sqlite_utils.Database(db_path)
+    urls = [row["url"] for row in database["articles"].rows]
+    assert len(urls) == len(set(urls))
+    assert not any("utm_" in u for u in urls)
+    moved = [a for a in site.articles if "new-slug" in a.path]
+    assert moved and moved[0].url in urls
+    assert not any("old-slug" in u for u in urls)
+    aliases = {row["url"] for row in database["aliases"].rows}
+    assert any("old-slug" in u for u in aliases)
+
+
+class SlowOrda(OrdaSite):
+    def reply(self, method, path, query, headers):
+        answer = super().reply(method, path, query, headers)
+        if re.search(self.article_path_regex, path):
+            answer.delay = 0.25
+        return answer
+
+
+def test_a_crawl_killed_half_way_keeps_its_articles_and_the_next_completes(db_path):
+    with ReplicaServer(SlowOrda()) as server:
+        cmd = [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "orda",
+            "-a",
+            f"base_url={server.origin}",
+            "-a",
+            f"since={SINCE}",
+            "-s",
+            f"MONITOR_DB={db_path}",
+        ]
+        for key, value in {**FAST, "CONCURRENT_REQUESTS_PER_DOMAIN": "1"}.items():
+            cmd += ["-s", f"{key}={value}"]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stored = 0
+        deadline = time.monotonic() + 60
+        while stored < 5 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            if db_path.exists():
+                try:
+                    stored = (
+                        sqlite_utils.Database(db_path)
+                        .execute("select count(*) from articles")
+                        .fetchone()[0]
+                    )
+                except Exception:
+                    stored = 0
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kept = sqlite_utils.Database(db_path)["articles"].count
+        assert 5 <= kept < len(expected_articles(server.site))
+
+        crawl(server, db_path)
+        database = sqlite_utils.Database(db_path)
+        urls = [row["url"] for row in database["articles"].rows]
+        assert sorted(urls) == sorted(a.url for a in expected_articles(server.site))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["since=yesterday"], "since='yesterday' is not a date"),
+        (["base_url=orda.kz"], "base_url='orda.kz' is not an http(s) origin"),
+        (["colour=red"], "unknown spider argument 'colour'"),
+    ],
+)
+def test_bad_arguments_stop_before_any_request(orda, db_path, args, message):
+    args = [a if "base_url" in a else a for a in args]
+    if not any(a.startswith("base_url") for a in args):
+        args.append(f"base_url={orda.origin}")
+    result = scrapy_crawl("orda", db_path, *args)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and message in last
+    assert "Traceback" not in result.stderr
+    assert orda.log == []
+
+
+def test_unwritable_database_stops_before_any_request(orda, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = scrapy_crawl("orda", blocker / "monitor.db", f"base_url={orda.origin}")
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("Error: cannot create the database folder")
+    )
+    assert orda.log == []
