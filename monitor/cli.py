@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import click
 
-from monitor import __version__, outlets, settings
+from monitor import __version__, dates, db, outlets, runner, settings
 from monitor.errors import MonitorError
 
 
@@ -20,6 +19,20 @@ class Context:
         self.db = db
         self.outlets = outlets_path
         self.topics = topics_path
+
+
+def select(obj: Context, slugs: tuple[str, ...]) -> list[outlets.Outlet]:
+    """The named outlets of the registry (all when none is named)."""
+    registry = outlets.load(obj.outlets)
+    unknown = [s for s in slugs if s not in registry]
+    if unknown:
+        fail(f"unknown outlet {unknown[0]!r}; outlets: {', '.join(registry)}")
+    return [registry[s] for s in slugs] if slugs else list(registry.values())
+
+
+def run_config(obj: Context, **kwargs) -> runner.RunConfig:
+    """How this command starts crawl subprocesses."""
+    return runner.RunConfig(db=obj.db, outlets=obj.outlets, topics=obj.topics, **kwargs)
 
 
 def fail(message: str) -> None:
@@ -79,50 +92,14 @@ def outlets_command(obj: Context) -> None:
     Example: monitor outlets
     """
     registry = outlets.load(obj.outlets)
+    rows = [("SLUG", "NAME", "LANG", "SPIDER", "SCHEDULE", "FEEDS/SITEMAPS/LISTINGS", "BASE URL")]
     for o in registry.values():
-        when = f"cron {o.cron}" if o.cron else f"every {o.every} min"
-        sources = len(o.feeds) + len(o.sitemaps) + len(o.listings)
-        click.echo(
-            f"{o.slug:<12} {o.name:<22} {o.lang or '-':<3} spider={o.spider:<11} {when:<16} "
-            f"{sources} sources  {o.base_url}"
-        )
-
-
-def crawl_command(
-    outlet: outlets.Outlet,
-    obj: Context,
-    since: str | None,
-    base_url: str | None,
-    extra: tuple[str, ...] = (),
-) -> list[str]:
-    """The `scrapy crawl` command line for one outlet."""
-    cmd = [sys.executable, "-m", "scrapy", "crawl", outlet.spider]
-    if outlet.spider == "news":
-        cmd += ["-a", f"outlet={outlet.slug}"]
-    if since:
-        cmd += ["-a", f"since={since}"]
-    if base_url:
-        cmd += ["-a", f"base_url={base_url}"]
-    cmd += [
-        "-s",
-        f"MONITOR_DB={obj.db}",
-        "-s",
-        f"MONITOR_OUTLETS={obj.outlets}",
-        "-s",
-        f"MONITOR_TOPICS={obj.topics}",
-    ]
-    for setting in extra:
-        cmd += ["-s", setting]
-    return cmd
-
-
-def scrapy_env() -> dict[str, str]:
-    """Environment for a `scrapy crawl` subprocess, wherever the caller's folder is."""
-    env = dict(os.environ)
-    env["SCRAPY_SETTINGS_MODULE"] = "monitor.settings"
-    root = str(Path(settings.ROOT))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    return env
+        when = f"cron {o.cron}" if o.cron else f"every {o.every / 60:g} min"
+        sources = f"{len(o.feeds)}/{len(o.sitemaps)}/{len(o.listings)}"
+        rows.append((o.slug, o.name, o.lang or "-", o.spider, when, sources, o.base_url))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
 
 
 @cli.command()
@@ -149,21 +126,21 @@ def crawl(
 
     Example: monitor crawl orda --since 2022-01-01
     """
-    registry = outlets.load(obj.outlets)
-    unknown = [s for s in slugs if s not in registry]
-    if unknown:
-        fail(f"unknown outlet {unknown[0]!r}; outlets: {', '.join(registry)}")
+    registry = select(obj, slugs)
     if base_url and len(slugs) != 1:
         fail("--base-url needs exactly one outlet")
+    if since:
+        dates.parse_since(since, 3)  # a bad date fails here, before any crawl starts
+    config = run_config(obj, since=since, settings=extra)
+    if base_url:
+        config.base_urls[slugs[0]] = outlets.check_base_url(base_url)
     failed = 0
-    for slug in slugs or tuple(registry):
-        click.echo(f"crawling {slug} ...", err=True)
-        result = subprocess.run(
-            crawl_command(registry[slug], obj, since, base_url, extra), env=scrapy_env()
-        )
+    for outlet in registry:
+        click.echo(f"crawling {outlet.slug} ...", err=True)
+        result = subprocess.run(runner.crawl_command(outlet, config), env=runner.scrapy_env())
         if result.returncode != 0:
             failed += 1
-            click.echo(f"crawl of {slug} failed (exit {result.returncode})", err=True)
+            click.echo(f"crawl of {outlet.slug} failed (exit {result.returncode})", err=True)
     if failed:
         sys.exit(1)
 
@@ -209,3 +186,92 @@ def run(ctx: click.Context) -> None:
         if exc.code not in (0, None):
             click.echo("some seed files were not imported; going on", err=True)
     ctx.invoke(crawl)
+
+
+@cli.command()
+@click.argument("slugs", nargs=-1)
+@click.option("--since", help="Reach back to this date (YYYY-MM-DD) on every run.")
+@click.option("--timeout", default=1800.0, show_default=True, help="Wall-clock limit of a run, s.")
+@click.option(
+    "--grace",
+    default=60.0,
+    show_default=True,
+    help="On Ctrl-C/SIGTERM, seconds running crawls get to finish before they are stopped.",
+)
+@click.option(
+    "--base-url",
+    "base_urls",
+    multiple=True,
+    metavar="SLUG=ORIGIN",
+    help="Crawl a mirror for one outlet, e.g. --base-url orda=http://127.0.0.1:8000.",
+)
+@click.option(
+    "-s",
+    "--set",
+    "extra",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A Scrapy setting for every crawl, e.g. -s DOWNLOAD_DELAY=2.",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(path_type=Path),
+    help="Rotating log file [default: monitor.log beside the database].",
+)
+@click.pass_obj
+def schedule(
+    obj: Context,
+    slugs: tuple[str, ...],
+    since: str | None,
+    timeout: float,
+    grace: float,
+    base_urls: tuple[str, ...],
+    extra: tuple[str, ...],
+    log_file: Path | None,
+) -> None:
+    """Crawl every outlet on its schedule until Ctrl-C (one subprocess per run).
+
+    Example: monitor schedule
+    """
+    from monitor import schedule as scheduling
+
+    chosen = select(obj, slugs)
+    if since:
+        dates.parse_since(since, 3)
+    config = run_config(obj, since=since, settings=extra, timeout=timeout)
+    for pair in base_urls:
+        slug, _, origin = pair.partition("=")
+        if slug not in {o.slug for o in chosen}:
+            fail(f"--base-url {pair!r}: unknown or unscheduled outlet {slug!r}")
+        config.base_urls[slug] = outlets.check_base_url(origin)
+    db.open_db(obj.db).close()  # an unusable database fails now, not at the first run
+    scheduling.setup_logging(log_file or Path(obj.db).parent / "monitor.log")
+    crawl_runner = runner.CrawlRunner(config)
+    scheduling.serve(scheduling.build(chosen, crawl_runner), crawl_runner, grace)
+
+
+@cli.command()
+@click.pass_obj
+def status(obj: Context) -> None:
+    """Per outlet: the last run, its outcome and counts, and the next run time.
+
+    Example: monitor status
+    """
+    from monitor import schedule as scheduling
+
+    database = db.open_db(obj.db)
+    rows = [("OUTLET", "LAST RUN", "STATUS", "REQ", "NEW", "UPD", "FAIL", "NEXT RUN")]
+    for r in scheduling.status_rows(database, list(outlets.load(obj.outlets).values())):
+        c = r["counts"]
+        rows.append(
+            (
+                r["outlet"],
+                r["last_run"] or "-",
+                r["status"],
+                *(str(c.get(k, "-")) for k in ("requests", "new", "updated", "failed")),
+                r["next_run"],
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())

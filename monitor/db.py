@@ -116,6 +116,14 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_schedule(db: sqlite_utils.Database) -> None:
+    # The running scheduler's next run time per outlet, for `monitor status`.
+    db["schedule"].create(
+        {"outlet": str, "next_run": str, "scheduler_pid": int, "updated": str}, pk="outlet"
+    )
+
+
 def now() -> str:
     """The current time as ISO 8601 UTC, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()

@@ -21,7 +21,8 @@ from monitor import dates, language
 
 # Chrome lines every outlet in the region uses; an outlet entry can add its own.
 COMMON_DROP_TEXT = (
-    r"^(Читайте также|Читайте нас|Смотрите также|Материалы по теме|Сондай-ақ оқыңыз|Оқи отырыңыз)\b",
+    r"^(Читайте также|Читайте нас|Смотрите также|Материалы по теме)\b",
+    r"^(Сондай-ақ оқыңыз|Оқи отырыңыз)\b",
     r"^Подписывайтесь на\b",
     r"^Подпишитесь на\b",
     r"^Подписаться$",

@@ -17,7 +17,7 @@ KAZAKH_SHARE = 0.15
 
 
 def detect(text: str, hint: str | None = None) -> str | None:
-    """Return "kk", "ru", "en" or `hint` (e.g. the page's <html lang>) when the text is too short."""
+    """Return "kk", "ru" or "en"; `hint` (the page's <html lang>) when the text is too short."""
     words = _WORD.findall(text or "")
     if len(words) < 3:
         return (hint or "")[:2].lower() or None

@@ -44,7 +44,9 @@ EXTRACTION_KEYS = {
     "drop",
     "drop_text",
 }
-DEFAULT_EVERY = 30  # minutes
+DEFAULT_EVERY = 30 * 60  # seconds
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 60}
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class Outlet:
     sitemaps: tuple[str, ...] = ()
     listings: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    every: int = DEFAULT_EVERY
+    every: float = DEFAULT_EVERY  # seconds between crawls
     cron: str | None = None
     timezone: str = "Asia/Almaty"
     extraction: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
@@ -89,6 +91,19 @@ class Outlet:
     def with_base_url(self, base_url: str) -> Outlet:
         """The same outlet served from another origin (a mirror, a local replica)."""
         return replace(self, base_url=check_base_url(base_url))
+
+
+def parse_every(value: Any) -> float | None:
+    """A crawl interval in seconds from `every`: minutes (20) or a duration (90s, 20m, 2h)."""
+    if value is None:
+        return DEFAULT_EVERY
+    if isinstance(value, bool):
+        return None
+    match = _DURATION.match(str(value))
+    if not match:
+        return None
+    seconds = float(match.group(1)) * _UNIT[match.group(2)]
+    return seconds if seconds > 0 else None
 
 
 def check_base_url(value: str) -> str:
@@ -155,9 +170,9 @@ def _outlet(path: Path, index: int, entry: Any) -> Outlet:
         lists[key] = tuple(value)
     if not (lists["feeds"] or lists["sitemaps"] or lists["listings"]):
         raise fail("feeds", "an outlet needs at least one of feeds, sitemaps or listings")
-    every = entry.get("every", DEFAULT_EVERY)
-    if not isinstance(every, int) or every < 1:
-        raise fail("every", "expected a whole number of minutes, 1 or more")
+    every = parse_every(entry.get("every"))
+    if every is None:
+        raise fail("every", "expected minutes (20) or a duration such as 90s, 20m, 2h")
     cron = entry.get("cron")
     if cron is not None:
         from apscheduler.triggers.cron import CronTrigger

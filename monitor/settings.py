@@ -32,7 +32,8 @@ MONITOR_SINCE_DAYS = 3
 # Politeness toward real sites.
 # Say who is crawling; set MONITOR_CONTACT (an e-mail or URL) so site owners can reach you.
 _CONTACT = os.environ.get("MONITOR_CONTACT", "")
-USER_AGENT = f"monitor/{__version__} (news-monitoring crawler for Kazakhstan media{'; ' + _CONTACT if _CONTACT else ''})"
+_ABOUT = "news-monitoring crawler for Kazakhstan media" + (f"; {_CONTACT}" if _CONTACT else "")
+USER_AGENT = f"monitor/{__version__} ({_ABOUT})"
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2

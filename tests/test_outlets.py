@@ -66,6 +66,14 @@ def test_bad_entries_are_refused_naming_entry_and_key(tmp_path, body, words):
         assert word in message
 
 
+@pytest.mark.parametrize(
+    ("every", "seconds"), [("20", 1200), ("90s", 90), ("2h", 7200), ("1.5m", 90)]
+)
+def test_every_takes_minutes_or_a_duration(tmp_path, every, seconds):
+    demo = outlets.load(write(tmp_path, GOOD + f"    every: {every}\n"))["demo"]
+    assert demo.every == seconds
+
+
 def test_a_good_entry_loads(tmp_path):
     demo = outlets.load(write(tmp_path, GOOD))["demo"]
     assert demo.spider == "news" and demo.every == outlets.DEFAULT_EVERY

@@ -1,4 +1,4 @@
-"""Orda.kz (https://orda.kz): WordPress-era feed, numbered news sitemaps and the /last-news/ listing.
+"""Orda.kz (https://orda.kz): its feed, numbered news sitemaps and the /last-news/ listing.
 
 Everything about the site is in its registry entry (seeds/outlets.yml, slug `orda`); the
 generic spider's discovery fits it as it is.

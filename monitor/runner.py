@@ -1,0 +1,171 @@
+"""Crawl runs as subprocesses: one `scrapy crawl` process per run, with a wall-clock limit.
+
+A crash or hang in one crawl never takes its caller down, and Scrapy's reactor is never
+restarted. The crawl records itself in `crawls`; the runner fills in what a crawl could not
+record itself: a run it had to kill (timed out) or one that died before writing its row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from monitor import db, settings
+from monitor.outlets import Outlet
+
+logger = logging.getLogger("monitor.runner")
+crawl_log = logging.getLogger("monitor.crawl")
+
+
+@dataclass
+class RunConfig:
+    """How crawl subprocesses are started."""
+
+    db: str
+    outlets: str
+    topics: str
+    since: str | None = None
+    base_urls: dict[str, str] = field(default_factory=dict)
+    settings: tuple[str, ...] = ()
+    timeout: float = 1800.0  # wall-clock limit of one run, seconds
+    kill_after: float = 15.0  # after SIGTERM, seconds before SIGKILL
+
+
+def crawl_command(outlet: Outlet, config: RunConfig) -> list[str]:
+    """The `scrapy crawl` command line for one outlet."""
+    cmd = [sys.executable, "-m", "scrapy", "crawl", outlet.spider]
+    if outlet.spider == "news":
+        cmd += ["-a", f"outlet={outlet.slug}"]
+    if config.since:
+        cmd += ["-a", f"since={config.since}"]
+    if outlet.slug in config.base_urls:
+        cmd += ["-a", f"base_url={config.base_urls[outlet.slug]}"]
+    for key, value in (
+        ("MONITOR_DB", config.db),
+        ("MONITOR_OUTLETS", config.outlets),
+        ("MONITOR_TOPICS", config.topics),
+    ):
+        cmd += ["-s", f"{key}={value}"]
+    for setting in config.settings:
+        cmd += ["-s", setting]
+    return cmd
+
+
+def scrapy_env() -> dict[str, str]:
+    """Environment for a `scrapy crawl` subprocess, whatever the caller's folder."""
+    env = dict(os.environ)
+    env["SCRAPY_SETTINGS_MODULE"] = "monitor.settings"
+    root = str(Path(settings.ROOT))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env
+
+
+class CrawlRunner:
+    """Runs crawls in subprocesses and keeps track of the ones still going."""
+
+    def __init__(self, config: RunConfig):
+        self.config = config
+        self.running: dict[str, subprocess.Popen] = {}
+        self.lock = threading.Lock()
+
+    def run(self, outlet: Outlet) -> str:
+        """One crawl of `outlet`, to the end or to the time limit; returns its status."""
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            crawl_command(outlet, self.config),
+            env=scrapy_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,  # Ctrl-C reaches the scheduler, which decides
+        )
+        with self.lock:
+            self.running[outlet.slug] = proc
+        logger.info("%s: crawl started (pid %d)", outlet.slug, proc.pid)
+        reader = threading.Thread(target=_relay, args=(proc, outlet.slug), daemon=True)
+        reader.start()
+        timed_out = False
+        try:
+            try:
+                proc.wait(timeout=self.config.timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                logger.warning(
+                    "%s: over the %gs limit; stopping it", outlet.slug, self.config.timeout
+                )
+                self.stop(proc)
+            reader.join(timeout=5)
+            status = self.record(outlet, proc, timed_out)
+        finally:
+            with self.lock:
+                self.running.pop(outlet.slug, None)
+        logger.info("%s: crawl %s in %.1f s", outlet.slug, status, time.monotonic() - started)
+        return status
+
+    def stop(self, proc: subprocess.Popen) -> None:
+        """SIGTERM (Scrapy shuts down cleanly), then SIGKILL if it does not end in time."""
+        if proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=self.config.kill_after)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def record(self, outlet: Outlet, proc: subprocess.Popen, timed_out: bool) -> str:
+        """Make sure the run has a finished `crawls` row; return its status."""
+        database = db.open_db(self.config.db)
+        try:
+            row = database.execute(
+                "SELECT id, status FROM crawls WHERE outlet = ? AND pid = ? "
+                "ORDER BY id DESC LIMIT 1",
+                [outlet.slug, proc.pid],
+            ).fetchone()
+            if timed_out:
+                status = "timed out"
+            elif row is None or row[1] == "running":
+                status = "failed"  # it died before it could record its own end
+            else:
+                return row[1]
+            if row is None:
+                crawl_id = db.start_crawl(database, outlet.slug)
+                database.execute("UPDATE crawls SET pid = ? WHERE id = ?", [proc.pid, crawl_id])
+            else:
+                crawl_id = row[0]
+            db.finish_crawl(database, crawl_id, status)
+            return status
+        finally:
+            database.close()
+
+    def wait_all(self, grace: float) -> None:
+        """Let running crawls finish for up to `grace` seconds, then stop the rest."""
+        deadline = time.monotonic() + grace
+        while self.active() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with self.lock:
+            left = list(self.running.values())
+        for proc in left:
+            logger.warning("stopping crawl pid %d after the %gs grace period", proc.pid, grace)
+            self.stop(proc)
+        while self.active():  # the job threads record the runs they were waiting on
+            time.sleep(0.05)
+
+    def active(self) -> int:
+        with self.lock:
+            return len(self.running)
+
+
+def _relay(proc: subprocess.Popen, slug: str) -> None:
+    """Copy a crawl's log into the monitor log (file only; the console gets summaries)."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        crawl_log.info("[%s] %s", slug, line.rstrip())
