@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -174,18 +175,60 @@ def seed(obj: Context, paths: tuple[Path, ...]) -> None:
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Datasette address.")
+@click.option("--port", default=8001, show_default=True, help="Datasette port.")
+@click.option(
+    "--grace",
+    default=60.0,
+    show_default=True,
+    help="On Ctrl-C, seconds running crawls get to finish.",
+)
 @click.pass_context
-def run(ctx: click.Context) -> None:
-    """Seed, then crawl every outlet once (what `make run` does).
+def run(ctx: click.Context, host: str, port: int, grace: float) -> None:
+    """Seed, then crawl every outlet on its schedule with Datasette alongside (`make run`).
 
-    Example: monitor run
+    Ctrl-C stops both. Example: monitor run --port 8001
     """
+    obj: Context = ctx.obj
+    seed_quietly(ctx)
+    with datasette(obj.db, host, port):
+        ctx.invoke(schedule, grace=grace)
+
+
+def seed_quietly(ctx: click.Context) -> None:
+    """Seed; a bad seed file is reported but does not stop what follows."""
     try:
         ctx.invoke(seed)
     except SystemExit as exc:
         if exc.code not in (0, None):
             click.echo("some seed files were not imported; going on", err=True)
-    ctx.invoke(crawl)
+
+
+@contextlib.contextmanager
+def datasette(db_path: str, host: str, port: int):
+    """`monitor serve` in a subprocess for the duration of the block."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "monitor",
+        "--db",
+        db_path,
+        "serve",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(cmd, env=runner.scrapy_env(), start_new_session=True)
+    click.echo(f"Datasette: http://{host}:{port}/  (Ctrl-C stops everything)", err=True)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @cli.command()

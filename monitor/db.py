@@ -101,7 +101,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["failures"].create_index(["crawl_id"])
     db["aliases"].create({"url": str, "article_id": int}, pk="url")
     db["fetch_state"].create(
-        {"url": str, "etag": str, "last_modified": str, "checked": str}, pk="url"
+        {"url": str, "etag": str, "last_modified": str, "since": str, "checked": str}, pk="url"
     )
     db["matches"].create(
         {"article_id": int, "topic": str, "score": float, "evidence": str, "matched": str},
@@ -319,15 +319,29 @@ def finish_crawl(db: sqlite_utils.Database, crawl_id: int, status: str, **counts
 
 
 def fetch_state(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
-    """The validators (ETag, Last-Modified) last seen for a feed, sitemap or listing."""
-    row = db.execute("SELECT etag, last_modified FROM fetch_state WHERE url = ?", [url]).fetchone()
-    return {"etag": row[0], "last_modified": row[1]} if row else None
+    """The validators (ETag, Last-Modified) last seen for a feed, sitemap or listing, and the
+    `since` of the crawl that read it in full."""
+    row = db.execute(
+        "SELECT etag, last_modified, since FROM fetch_state WHERE url = ?", [url]
+    ).fetchone()
+    return {"etag": row[0], "last_modified": row[1], "since": row[2]} if row else None
 
 
 def save_fetch_state(
-    db: sqlite_utils.Database, url: str, etag: str | None, last_modified: str | None
+    db: sqlite_utils.Database,
+    url: str,
+    etag: str | None,
+    last_modified: str | None,
+    since: str | None,
 ) -> None:
     """Remember a discovery URL's validators for the next conditional request."""
     db["fetch_state"].upsert(
-        {"url": url, "etag": etag, "last_modified": last_modified, "checked": now()}, pk="url"
+        {
+            "url": url,
+            "etag": etag,
+            "last_modified": last_modified,
+            "since": since,
+            "checked": now(),
+        },
+        pk="url",
     )

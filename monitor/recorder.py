@@ -11,7 +11,7 @@ from typing import Any
 
 from scrapy import signals
 
-from monitor import db
+from monitor import dates, db
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,11 @@ class CrawlRecorder:
         }
         db.finish_crawl(self.db, spider.crawl_id, status, **counts)
         if status == "ok":
+            retry = getattr(spider, "retry_sources", set())
             for url, (etag, modified) in getattr(spider, "validators", {}).items():
-                db.save_fetch_state(self.db, url, etag, modified)
+                if url in retry:
+                    continue
+                db.save_fetch_state(self.db, url, etag, modified, dates.iso(spider.since))
         spider.crawl_status = status
         logger.info(
             "crawl %s of %s: %s; %d requests, %d new, %d updated, %d failed",

@@ -218,3 +218,18 @@ def test_unwritable_database_stops_before_any_request(orda, tmp_path):
         .startswith("Error: cannot create the database folder")
     )
     assert orda.log == []
+
+
+def test_a_transient_failure_is_fetched_again_on_the_next_crawl(orda, db_path):
+    site = orda.site
+    flaky = next(a for a in site.articles if "503" in a.note)
+    crawl(orda, db_path, settings={"RETRY_TIMES": "0"})
+    database = sqlite_utils.Database(db_path)
+    assert [r["status"] for r in database["failures"].rows_where("url = ?", [flaky.url])] == [503]
+    assert not list(database["articles"].rows_where("url = ?", [flaky.url]))
+    orda.clear_log()
+
+    crawl(orda, db_path)
+    assert article_requests(orda) == [flaky.path]
+    (row,) = sqlite_utils.Database(db_path)["articles"].rows_where("url = ?", [flaky.url])
+    assert row["title"] == flaky.title

@@ -1,4 +1,4 @@
-"""`monitor schedule` and `monitor status`: real APScheduler, real crawl subprocesses, loopback sites."""
+"""`monitor schedule` and `monitor status`: real APScheduler, crawl subprocesses, loopback sites."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import sqlite_utils
 
 from tests.conftest import ROOT
-from tests.replica.server import Reply, ReplicaServer, Site
+from tests.replica.server import ReplicaServer, Reply, Site
 
 CRAWL_SETTINGS = [
     "DOWNLOAD_DELAY=0",
@@ -48,7 +48,7 @@ class TinySite(Site):
                 page = (
                     f"<html><head><title>Новость {i}</title></head><body><h1>Новость {i}</h1>"
                     '<div class="fulltext"><div class="newstext">'
-                    f"<p>Первый абзац новости номер {i} о погоде в Алматы и Астане на эту неделю.</p>"
+                    f"<p>Первый абзац новости номер {i} о погоде в Алматы на эту неделю.</p>"
                     f"<p>Второй абзац новости {i}: синоптики обещают снег и сильный ветер.</p>"
                     "</div></div></body></html>"
                 )

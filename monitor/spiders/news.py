@@ -49,6 +49,8 @@ class NewsSpider(scrapy.Spider):
         self.crawl_id: int | None = None
         self.crawl_status = "ok"
         self.validators: dict[str, tuple[str | None, str | None]] = {}
+        self.requested: set[str] = set()
+        self.retry_sources: set[str | None] = set()
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -98,7 +100,6 @@ class NewsSpider(scrapy.Spider):
         spider.outlet, spider.since = cls.resolve(crawler.settings, **spider.args)
         spider.allowed_domains = [spider.outlet.host.split(":")[0]]
         spider.db = db.open_db(crawler.settings.get("MONITOR_DB"))
-        spider.conditional = not spider.args.get("since")
         return spider
 
     # -- discovery --------------------------------------------------------------------------
@@ -129,8 +130,9 @@ class NewsSpider(scrapy.Spider):
     ) -> scrapy.Request:
         """A feed, sitemap or listing request, conditional when validators are known."""
         headers = {}
-        state = db.fetch_state(self.db, url) if conditional and self.conditional else None
-        if state:
+        state = db.fetch_state(self.db, url) if conditional else None
+        # Validators count only if the crawl that read the page in full reached back as far.
+        if state and state["since"] and dates.parse_datetime(state["since"]) <= self.since:
             if state["etag"]:
                 headers["If-None-Match"] = state["etag"]
             if state["last_modified"]:
@@ -249,11 +251,18 @@ class NewsSpider(scrapy.Spider):
         elif db.is_dead(self.db, url):
             stats.inc_value("monitor/skipped_dead")
             return None
+        if url in self.requested:
+            return None
+        self.requested.add(url)
+        # Duplicates are filtered here, not by Scrapy's filter: that one would silently drop a
+        # redirect that leads back to a URL already requested, and a redirect loop must end in
+        # "too many redirects", recorded as a failure.
         return scrapy.Request(
             url,
             callback=self.parse_article,
             errback=self.on_article_error,
-            meta={"lastmod": dates.iso(lastmod)},
+            meta={"lastmod": dates.iso(lastmod), "found_on": found_on},
+            dont_filter=True,
         )
 
     def parse_article(self, response: Response) -> Iterable[Any]:
@@ -283,7 +292,11 @@ class NewsSpider(scrapy.Spider):
         return PageFailure(url=url, status=status, reason=reason, permanent=permanent)
 
     def on_article_error(self, failure: Failure) -> Iterable[Any]:
-        yield self._describe(failure, article=True)
+        described = self._describe(failure, article=True)
+        if not described.permanent and failure.request is not None:
+            # Ask again next time: the page that listed it must not answer 304 then.
+            self.retry_sources.add(failure.request.meta.get("found_on"))
+        yield described
 
     def on_discovery_error(self, failure: Failure) -> Iterable[Any]:
         yield self._describe(failure, article=False)
