@@ -105,7 +105,7 @@ def test_second_crawl_fetches_no_article_and_edits_make_versions(orda, db_path):
     site.edit_article(
         edited.id,
         title=old_title + " (обновлено)",
-        add_paragraph="Редакция дополнила материал новыми сведениями от источников в правительстве.",
+        add_paragraph="Редакция дополнила материал новыми сведениями от источников.",
         modified="2022-03-01T10:00:00+06:00",
     )
     orda.clear_log()
