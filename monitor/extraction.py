@@ -31,6 +31,8 @@ COMMON_DROP_TEXT = (
     r"^(Поделиться|Бөлісу)\b.{0,60}$",
 )
 
+MIN_TEXT = 40  # characters: less is a menu or a caption, not an article
+
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_-]+)""", re.I)
 _CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
 
@@ -89,7 +91,7 @@ def extract(
     _drop_chrome(tree, profile.get("drop", ()))
     patterns = [re.compile(p, re.I) for p in (*COMMON_DROP_TEXT, *profile.get("drop_text", ()))]
     text = _body_text(tree, url, profile.get("body"), patterns)
-    if not text:
+    if len(text) < MIN_TEXT:
         raise ExtractionError("no article text found")
     title = meta["title"]
     if not title:
