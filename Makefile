@@ -27,13 +27,13 @@ run: setup
 	$(BIN)/monitor run
 
 test: setup-test
-	$(BIN)/ruff format --check monitor tests benchmarks
-	$(BIN)/ruff check monitor tests benchmarks
+	$(BIN)/ruff format --check monitor tests benchmarks storage/plugins
+	$(BIN)/ruff check monitor tests benchmarks storage/plugins
 	$(BIN)/python -m pytest
 
 lint: setup-test
-	$(BIN)/ruff format monitor tests benchmarks
-	$(BIN)/ruff check --fix monitor tests benchmarks
+	$(BIN)/ruff format monitor tests benchmarks storage/plugins
+	$(BIN)/ruff check --fix monitor tests benchmarks storage/plugins
 
 bench: setup-test
 	$(BIN)/python benchmarks/crawl.py

@@ -318,3 +318,17 @@ def status(obj: Context) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.pass_obj
+def serve(obj: Context, host: str, port: int) -> None:
+    """Browse and search the database in Datasette (read-only; crawls can keep writing).
+
+    Example: monitor serve --port 8001
+    """
+    from monitor.serve import serve as run_datasette
+
+    sys.exit(run_datasette(obj.db, host=host, port=port))
