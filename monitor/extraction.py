@@ -199,7 +199,7 @@ def _metadata(tree: lxml.html.HtmlElement, profile: Mapping[str, Any]) -> dict[s
         "title": title,
         "lead": lead,
         "published": published,
-        "modified": modified if modified != published else modified,
+        "modified": modified if modified != published else None,
         "author": author,
         "tags": list(dict.fromkeys(tags)),
         "canonical": canonical_url,

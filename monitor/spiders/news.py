@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 
 import scrapy
 from lxml import etree
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -292,6 +293,8 @@ class NewsSpider(scrapy.Spider):
         return PageFailure(url=url, status=status, reason=reason, permanent=permanent)
 
     def on_article_error(self, failure: Failure) -> Iterable[Any]:
+        if self._forbidden(failure):
+            return
         described = self._describe(failure, article=True)
         if not described.permanent and failure.request is not None:
             # Ask again next time: the page that listed it must not answer 304 then.
@@ -299,7 +302,17 @@ class NewsSpider(scrapy.Spider):
         yield described
 
     def on_discovery_error(self, failure: Failure) -> Iterable[Any]:
+        if self._forbidden(failure):
+            return
         yield self._describe(failure, article=False)
+
+    def _forbidden(self, failure: Failure) -> bool:
+        """robots.txt said no: the site's wish, not a failure; counted and logged only."""
+        if failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
+            self.crawler.stats.inc_value("monitor/robots_forbidden")
+            self.logger.info("not fetched, forbidden by robots.txt: %s", failure.request.url)
+            return True
+        return False
 
     def _describe(self, failure: Failure, *, article: bool) -> PageFailure:
         request = failure.request if hasattr(failure, "request") else None
@@ -314,8 +327,6 @@ class NewsSpider(scrapy.Spider):
             reason = f"redirect loop or too many redirects ({message})"
         elif "timeout" in name.lower() or "timed out" in message.lower():
             reason = f"timeout ({name})"
-        elif "robots.txt" in message:
-            reason = "forbidden by robots.txt"
         elif (
             "maxsize" in message.lower()
             or "max size" in message.lower()

@@ -1,5 +1,5 @@
-"""Loopback HTTP replicas of real news sites, for end-to-end crawl tests.
+"""Replica sites served on loopback for the crawl tests and `monitor demo`.
 
-`server.ReplicaServer` serves any `server.Site` on 127.0.0.1; `orda.OrdaSite` is the Orda.kz
-replica with its ground truth.
+server.py is the HTTP server; orda.py, sputnik.py (both editions) and generic.py (a
+Tengrinews-like outlet) are the sites, each with the ground truth the tests assert against.
 """
