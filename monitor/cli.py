@@ -332,3 +332,55 @@ def serve(obj: Context, host: str, port: int) -> None:
     from monitor.serve import serve as run_datasette
 
     sys.exit(run_datasette(obj.db, host=host, port=port))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Datasette address.")
+@click.option("--port", default=8001, show_default=True, help="Datasette port.")
+@click.option(
+    "--every",
+    default="1m",
+    show_default=True,
+    help="How often each replica outlet is crawled (90s, 2m, ...).",
+)
+@click.pass_context
+def demo(ctx: click.Context, host: str, port: int, every: str) -> None:
+    """Show the whole system offline: replica sites on loopback, seeding, scheduler, Datasette.
+
+    Uses its own database (storage/demo.db unless --db is given). Ctrl-C stops everything.
+
+    Example: monitor demo --port 8001
+    """
+    import tempfile
+
+    from monitor import demo as demo_mod
+
+    obj: Context = ctx.obj
+    if outlets.parse_every(every) is None:
+        fail(f"--every {every!r}: use a duration such as 90s, 2m or 1h")
+    if obj.db == settings.MONITOR_DB:
+        obj.db = str(Path(settings.MONITOR_DB).with_name("demo.db"))
+    servers = demo_mod.start_replicas()
+    try:
+        with tempfile.TemporaryDirectory(prefix="monitor-demo-") as tmp:
+            registry = Path(tmp) / "outlets.yml"
+            origins = {slug: server.origin for slug, server in servers.items()}
+            demo_mod.write_registry(Path(obj.outlets), registry, origins, every)
+            seeds_folder = Path(obj.outlets).parent
+            obj.outlets = str(registry)
+            for slug, origin in origins.items():
+                click.echo(f"replica of {slug}: {origin}", err=True)
+            files = seeding_files(seeds_folder)
+            ctx.invoke(seed, paths=tuple(files))
+            with datasette(obj.db, host, port):
+                ctx.invoke(schedule, since=demo_mod.SINCE, extra=demo_mod.FAST, grace=5.0)
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def seeding_files(folder: Path) -> list[Path]:
+    """The seed captures in a folder."""
+    from monitor import seeding
+
+    return seeding.seed_files(folder)

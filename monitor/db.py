@@ -6,11 +6,12 @@ crawls, matches) has one home. sqlite-utils is used only in this module.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -140,9 +141,7 @@ def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise MonitorError(
-            f"cannot create the database folder {path.parent}: {exc.strerror}"
-        ) from None
+        raise MonitorError(f"cannot create the folder of database {path}: {exc.strerror}") from None
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise MonitorError(f"database path {path} is not writable")
     try:
@@ -156,6 +155,26 @@ def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     except sqlite3.DatabaseError as exc:
         raise MonitorError(f"cannot use database {path}: {exc}") from None
     return db
+
+
+@contextlib.contextmanager
+def writing(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction that takes the write lock at once (BEGIN IMMEDIATE).
+
+    Several crawls write to one database at a time. A deferred transaction that reads first
+    and writes later fails at once with "database is locked" when another process wrote in
+    between (WAL snapshots cannot be upgraded); taking the lock first makes it wait its turn
+    (busy_timeout) instead.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    else:
+        db.execute("COMMIT")
 
 
 def content_hash(title: str, lead: str, text: str) -> str:

@@ -133,7 +133,7 @@ class StorePipeline:
         crawl_id = getattr(self.crawler.spider, "crawl_id", None)
         counts: dict[str, int] = {}
         try:
-            with self.db.atomic():
+            with db.writing(self.db):
                 for item in items:
                     if isinstance(item, PageFailure):
                         db.save_failure(

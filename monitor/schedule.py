@@ -99,7 +99,7 @@ def publish_next_runs(scheduler: BlockingScheduler, path: str) -> None:
     """Write every job's next run time to the `schedule` table for `monitor status`."""
     database = db.open_db(path)
     try:
-        with database.atomic():
+        with db.writing(database):
             for job in scheduler.get_jobs():
                 database["schedule"].upsert(
                     {

@@ -124,7 +124,7 @@ def import_seeds(database: Any, paths: list[Path], topics: list[Any]) -> list[Se
         except (SeedError, OSError) as exc:
             results.append(SeedResult(path, "failed", str(exc)))
             continue
-        with database.atomic():
+        with db.writing(database):
             status, article_id = db.save_article(database, fields)
             if status != "unchanged":
                 db.save_matches(database, article_id, match(topics, fields))

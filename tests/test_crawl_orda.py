@@ -215,7 +215,7 @@ def test_unwritable_database_stops_before_any_request(orda, tmp_path):
     assert (
         result.stderr.strip()
         .splitlines()[-1]
-        .startswith("Error: cannot create the database folder")
+        .startswith("Error: cannot create the folder of database")
     )
     assert orda.log == []
 

@@ -167,7 +167,7 @@ def test_a_locked_database_waits_then_reports(db_path):
     blocker.execute("BEGIN IMMEDIATE")
     database.execute("PRAGMA busy_timeout = 100")
     with pytest.raises(sqlite3.OperationalError, match="locked"):
-        with database.atomic():
+        with db.writing(database):
             db.save_article(database, ARTICLE)
     blocker.execute("ROLLBACK")
     assert db.save_article(database, ARTICLE)[0] == "new"

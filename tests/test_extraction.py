@@ -1,4 +1,4 @@
-"""Extraction on saved pages of the Orda.kz replica: fields exact, chrome gone, charsets repaired."""
+"""Extraction on saved replica pages of Orda.kz: exact fields, no chrome, charsets repaired."""
 
 from pathlib import Path
 
