@@ -384,3 +384,67 @@ def seeding_files(folder: Path) -> list[Path]:
     from monitor import seeding
 
     return seeding.seed_files(folder)
+
+
+@cli.command()
+@click.pass_obj
+def topics(obj: Context) -> None:
+    """Show each topic with its rules and match counts.
+
+    Example: monitor topics
+    """
+    from monitor import matching
+    from monitor.topics import TopicError, load_topics
+
+    try:
+        loaded = load_topics(obj.topics)
+    except TopicError as exc:
+        fail(str(exc))
+    counts = matching.topic_counts(db.open_db(obj.db))
+    for topic in loaded:
+        total, recent = counts.get(topic.slug, (0, 0))
+        terms = sum(len(t) for t in topic.concepts.values())
+        click.echo(f"{topic.slug}: {topic.name}")
+        click.echo(
+            f"  {total} matches ({recent} in the last 7 days); threshold {topic.threshold:g}; "
+            f"{len(topic.concepts)} concepts, {terms} terms, {len(topic.rules)} rules"
+        )
+        if topic.seeds:
+            click.echo(f"  seeds: {', '.join(topic.seeds)}")
+        for rule in topic.rules:
+            sign = "discards" if rule.discard else f"{rule.weight:+g}"
+            click.echo(f"    {sign:>8}  {rule.kind:<8} {rule.name}")
+
+
+@cli.command()
+@click.pass_obj
+def rematch(obj: Context) -> None:
+    """Re-score every stored article against the topic file, without recrawling.
+
+    Run it after editing seeds/topics.yml. Example: monitor rematch
+    """
+    from monitor import matching
+    from monitor.topics import TopicError, load_topics
+
+    try:
+        loaded = load_topics(obj.topics)
+    except TopicError as exc:
+        fail(str(exc))
+    database = db.open_db(obj.db)
+    shown = [0.0]
+
+    def progress(done: int, total: int, seconds: float) -> None:
+        if seconds - shown[0] >= 2 or done == total:
+            shown[0] = seconds
+            click.echo(
+                f"  {done:,}/{total:,} articles, {done / max(seconds, 1e-9):,.0f}/s", err=True
+            )
+
+    result = matching.rematch(database, loaded, progress)
+    click.echo(
+        f"rematched {result['articles']:,} articles in {result['seconds']:.1f} s "
+        f"({result['per_second']:,.0f}/s)"
+    )
+    for slug in sorted(set(result["before"]) | set(result["after"])):
+        old, new = result["before"].get(slug, 0), result["after"].get(slug, 0)
+        click.echo(f"  {slug}: {new} matches (was {old})")
