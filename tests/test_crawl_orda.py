@@ -233,3 +233,13 @@ def test_a_transient_failure_is_fetched_again_on_the_next_crawl(orda, db_path):
     assert article_requests(orda) == [flaky.path]
     (row,) = sqlite_utils.Database(db_path)["articles"].rows_where("url = ?", [flaky.url])
     assert row["title"] == flaky.title
+
+
+def test_a_page_over_the_size_cap_is_a_failure_and_the_crawl_goes_on(orda, db_path):
+    site = orda.site
+    huge = next(a for a in site.articles if "huge" in a.note)
+    crawl(orda, db_path, settings={"DOWNLOAD_MAXSIZE": "1000000", "DOWNLOAD_WARNSIZE": "0"})
+    database = sqlite_utils.Database(db_path)
+    (failure,) = database["failures"].rows_where("url = ?", [huge.url])
+    assert "too large" in failure["reason"]
+    assert database["articles"].count == len(expected_articles(site)) - 1
