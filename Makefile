@@ -1,10 +1,11 @@
 # The two commands of the README: `make run` and `make test`. Both set up .venv first.
 
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { command -v $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
+LINT := monitor tests storage/plugins $(wildcard benchmarks)
 
 .PHONY: run test setup setup-test lint format bench clean
 
@@ -27,13 +28,13 @@ run: setup
 	$(BIN)/monitor run
 
 test: setup-test
-	$(BIN)/ruff format --check monitor tests benchmarks storage/plugins
-	$(BIN)/ruff check monitor tests benchmarks storage/plugins
+	$(BIN)/ruff format --check $(LINT)
+	$(BIN)/ruff check $(LINT)
 	$(BIN)/python -m pytest
 
 lint: setup-test
-	$(BIN)/ruff format monitor tests benchmarks storage/plugins
-	$(BIN)/ruff check --fix monitor tests benchmarks storage/plugins
+	$(BIN)/ruff format $(LINT)
+	$(BIN)/ruff check --fix $(LINT)
 
 bench: setup-test
 	$(BIN)/python benchmarks/crawl.py
