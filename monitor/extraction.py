@@ -33,6 +33,17 @@ COMMON_DROP_TEXT = (
 
 MIN_TEXT = 40  # characters: less is a menu or a caption, not an article
 
+# What trafilatura is asked for (favor_recall is added per page: on when the outlet's body
+# selector already cut the article out). benchmarks/crawl.py times the same call as its floor.
+TRAFILATURA_OPTIONS: dict[str, Any] = {
+    "with_metadata": False,
+    "include_comments": False,
+    "include_tables": True,
+    "include_images": False,
+    "include_links": False,
+    "deduplicate": False,
+}
+
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_-]+)""", re.I)
 _CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
 
@@ -121,15 +132,7 @@ def _body_text(
             html = "".join(etree.tostring(el, encoding="unicode") for el in found)
             source = f"<html><body><article>{html}</article></body></html>"
     doc = trafilatura.bare_extraction(
-        source,
-        url=url,
-        with_metadata=False,
-        include_comments=False,
-        include_tables=True,
-        include_images=False,
-        include_links=False,
-        favor_recall=bool(selector),
-        deduplicate=False,
+        source, url=url, favor_recall=bool(selector), **TRAFILATURA_OPTIONS
     )
     raw = (doc.text if doc is not None else "") or ""
     lines = [ln.strip() for ln in raw.splitlines()]

@@ -107,8 +107,37 @@ class CrawlRunner:
         finally:
             with self.lock:
                 self.running.pop(outlet.slug, None)
-        logger.info("%s: crawl %s in %.1f s", outlet.slug, status, time.monotonic() - started)
+        logger.info(
+            "%s: crawl %s in %.1f s%s",
+            outlet.slug,
+            status,
+            time.monotonic() - started,
+            self.summary(outlet, proc.pid),
+        )
         return status
+
+    def summary(self, outlet: Outlet, pid: int) -> str:
+        """Counts of the run, and the first failure's reason when nothing was stored."""
+        database = db.open_db(self.config.db)
+        try:
+            row = database.execute(
+                "SELECT id, requests, new, updated, failed FROM crawls "
+                "WHERE outlet = ? AND pid = ? ORDER BY id DESC LIMIT 1",
+                [outlet.slug, pid],
+            ).fetchone()
+            if row is None or row[1] is None:
+                return ""
+            text = f": {row[1]} requests, {row[2]} new, {row[3]} updated, {row[4]} failed"
+            if row[4] and not (row[2] or row[3]):
+                reason = database.execute(
+                    "SELECT url, reason FROM failures WHERE crawl_id = ? ORDER BY id LIMIT 1",
+                    [row[0]],
+                ).fetchone()
+                if reason:
+                    text += f" (first: {reason[0]}: {reason[1]})"
+            return text
+        finally:
+            database.close()
 
     def stop(self, proc: subprocess.Popen) -> None:
         """SIGTERM (Scrapy shuts down cleanly), then SIGKILL if it does not end in time."""
