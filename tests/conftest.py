@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +44,31 @@ def scrapy_crawl(
         cmd += ["-s", f"{key}={value}"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def article_requests(server) -> list[str]:
+    """Paths of the article pages a replica server was asked for, in order."""
+    pattern = re.compile(server.site.article_path_regex)
+    return [r.path for r in server.log if pattern.search(r.path)]
+
+
+def assert_stored_exactly(database, site, expected: list, outlet: str) -> dict[str, dict]:
+    """Every expected article stored once with its exact fields, and no chrome in it."""
+    rows = {row["url"]: row for row in database["articles"].rows}
+    assert sorted(rows) == sorted(a.url for a in expected)
+    for article in expected:
+        row = rows[article.url]
+        assert row["outlet"] == outlet
+        assert row["title"] == article.title
+        assert row["lead"] == article.lead
+        assert row["published"] == article.published, article.url
+        assert row["modified"] == article.modified, article.url
+        assert row["lang"] == article.lang, article.url
+        assert row["author"] == article.author
+        assert json.loads(row["tags"]) == article.tags
+        for paragraph in article.paragraphs:
+            assert paragraph in row["text"], (article.url, paragraph[:60])
+        for phrase in site.chrome_phrases:
+            for field in ("text", "title", "lead"):
+                assert phrase not in (row[field] or ""), (article.url, field, phrase)
+    return rows

@@ -5,14 +5,13 @@ The outlet's registry entry (seeds/outlets.yml, slug `tengrinews`) is all the sp
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 
 import pytest
 import sqlite_utils
 
-from tests.conftest import scrapy_crawl
+from tests.conftest import article_requests, assert_stored_exactly, scrapy_crawl
 from tests.replica.generic import GenericSite
 from tests.replica.server import ReplicaServer
 
@@ -37,34 +36,13 @@ def expected_articles(site: GenericSite) -> list:
     return [a for a in site.articles if a.expect == "stored" and a.published >= SINCE]
 
 
-def article_requests(server: ReplicaServer) -> list[str]:
-    pattern = re.compile(server.site.article_path_regex)
-    return [r.path for r in server.log if pattern.search(r.path)]
-
-
 def test_first_crawl_stores_every_article_once_with_exact_fields(outlet, db_path):
     site = outlet.site
     crawl(outlet, db_path)
-    database = sqlite_utils.Database(db_path)
-    rows = {row["url"]: row for row in database["articles"].rows}
     expected = expected_articles(site)
     assert len(expected) >= 10
-    assert sorted(rows) == sorted(a.url for a in expected)
-    for article in expected:
-        row = rows[article.url]
-        assert row["outlet"] == "tengrinews"
-        assert row["title"] == article.title
-        assert row["lead"] == article.lead
-        assert row["published"] == article.published, article.url
-        assert row["modified"] == article.modified, article.url
-        assert row["lang"] == article.lang, article.url
-        assert row["author"] == article.author
-        assert json.loads(row["tags"]) == article.tags
-        for paragraph in article.paragraphs:
-            assert paragraph in row["text"], (article.url, paragraph[:60])
-        for phrase in site.chrome_phrases:
-            assert phrase not in row["text"], (article.url, phrase)
-            assert phrase not in row["title"], (article.url, phrase)
+    database = sqlite_utils.Database(db_path)
+    rows = assert_stored_exactly(database, site, expected, "tengrinews")
     assert {row["lang"] for row in rows.values()} == {"ru", "kk"}
     for article in expected:
         assert outlet.hits("^" + re.escape(article.path) + "$") == 1, article.url

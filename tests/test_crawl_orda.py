@@ -11,7 +11,7 @@ import time
 import pytest
 import sqlite_utils
 
-from tests.conftest import FAST, ROOT, scrapy_crawl
+from tests.conftest import FAST, ROOT, article_requests, assert_stored_exactly, scrapy_crawl
 from tests.replica.orda import OrdaSite
 from tests.replica.server import ReplicaServer
 
@@ -22,11 +22,6 @@ SINCE = "2022-01-01"
 def orda():
     with ReplicaServer(OrdaSite()) as server:
         yield server
-
-
-def article_requests(server: ReplicaServer) -> list[str]:
-    pattern = re.compile(server.site.article_path_regex)
-    return [r.path for r in server.log if pattern.search(r.path)]
 
 
 def crawl(server: ReplicaServer, db_path, *extra: str, **kwargs) -> subprocess.CompletedProcess:
@@ -44,26 +39,9 @@ def expected_articles(site: OrdaSite) -> list:
 def test_first_crawl_stores_every_article_once_with_exact_fields(orda, db_path):
     site = orda.site
     crawl(orda, db_path)
-    database = sqlite_utils.Database(db_path)
-    rows = {row["url"]: row for row in database["articles"].rows}
     expected = expected_articles(site)
     assert len(expected) >= 30
-    assert sorted(rows) == sorted(a.url for a in expected)
-    for article in expected:
-        row = rows[article.url]
-        assert row["outlet"] == "orda"
-        assert row["title"] == article.title
-        assert row["published"] == article.published
-        assert row["modified"] == article.modified
-        assert row["lang"] == article.lang, article.url
-        assert row["author"] == article.author
-        assert sqlite_utils.utils.json.loads(row["tags"]) == article.tags
-        assert row["lead"] == article.lead
-        for paragraph in article.paragraphs:
-            assert paragraph in row["text"], (article.url, paragraph[:60])
-        for phrase in site.chrome_phrases:
-            assert phrase not in row["text"], (article.url, phrase)
-            assert phrase not in row["title"]
+    assert_stored_exactly(sqlite_utils.Database(db_path), site, expected, "orda")
 
 
 def test_edge_cases_are_failures_or_never_requested(orda, db_path):
