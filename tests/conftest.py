@@ -29,6 +29,23 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "monitor.db"
 
 
+def clean_env() -> dict[str, str]:
+    """The environment without MONITOR_* variables, so tests use only what they pass."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+
+
+def run_monitor(*args: str, timeout: int = 60) -> subprocess.CompletedProcess:
+    """`python -m monitor ARGS` in a subprocess from the repository root, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def scrapy_crawl(
     spider: str,
     db_path: Path,
@@ -42,8 +59,9 @@ def scrapy_crawl(
         cmd += ["-a", arg]
     for key, value in {**FAST, "MONITOR_DB": str(db_path), **(settings or {})}.items():
         cmd += ["-s", f"{key}={value}"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        cmd, cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def article_requests(server) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, clean_env, run_monitor
 from tests.replica.server import ReplicaServer, Reply, Site
 
 CRAWL_SETTINGS = [
@@ -92,7 +91,7 @@ def start_scheduler(tmp_path: Path, outlets: Path, *args: str) -> subprocess.Pop
     ]
     for setting in CRAWL_SETTINGS:
         cmd += ["-s", setting]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env = clean_env()
     return subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -178,21 +177,8 @@ def test_a_restart_within_the_interval_does_not_crawl_again(tmp_path):
         proc = start_scheduler(tmp_path, outlets)
         try:
             time.sleep(3)
-            status = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "monitor",
-                    "--db",
-                    str(tmp_path / "monitor.db"),
-                    "--outlets",
-                    str(outlets),
-                    "status",
-                ],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=30,
+            status = run_monitor(
+                "--db", str(tmp_path / "monitor.db"), "--outlets", str(outlets), "status"
             )
         finally:
             stop(proc)

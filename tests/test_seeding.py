@@ -1,14 +1,13 @@
 """`monitor seed`: the seed captures become clean articles, idempotently; bad files are named."""
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import sqlite_utils
 
 from monitor import seeding
+from tests.conftest import run_monitor
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -25,15 +24,7 @@ CHROME = (
 
 
 def monitor(db_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", "--db", str(db_path), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_monitor("--db", str(db_path), *args)
 
 
 def test_both_seed_files_import_as_clean_matched_articles(db_path):

@@ -1,25 +1,15 @@
 """`monitor topics` and `monitor rematch` on a real database after the topic file changes."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import sqlite_utils
 
+from tests.conftest import run_monitor
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def monitor(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+monitor = run_monitor
 
 
 def test_topics_lists_rules_and_counts(db_path):
