@@ -1196,3 +1196,15 @@ def test_a_file_without_topics_is_an_error(tmp_path):
     path.write_text("topcs: []\n", encoding="utf-8")
     with pytest.raises(TopicError, match=r"topics\.yml: expected one top-level key 'topics'"):
         load_topics(path)
+
+
+def test_prime_minister_is_not_a_film_premiere():
+    # "премьера" (a premiere) and "премьер-министр" share the Snowball stem "премьер": a film
+    # rule must not discard a January mention next to the prime minister.
+    (topic,) = [t for t in load_topics(ROOT / "seeds" / "topics.yml") if t.slug == "qantar"]
+    text = (
+        "Премьер-министр Аскар Мамин ушёл в отставку 5 января 2022 года, в разгар беспорядков в "
+        "Алматы. Тогда же в стране ввели чрезвычайное положение, а протестующие захватили акимат."
+    )
+    (found,) = match_article([topic], title="Отставка правительства", text=text)
+    assert not any("film" in item["rule"] for item in found.evidence)
