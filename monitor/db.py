@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from sqlite_utils.db import jsonify_if_needed
 from sqlite_utils.migrations import Migrations
 
 from monitor.errors import MonitorError
@@ -204,14 +205,30 @@ def is_dead(db: sqlite_utils.Database, url: str) -> bool:
     return row is not None
 
 
+def _insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
+    """db[table].insert(row).last_pk, without sqlite-utils' per-call overhead (the crawl
+    inserts a row per page): the same statement, values converted the same way."""
+    columns = ", ".join(f"[{column}]" for column in row)
+    marks = ", ".join("?" * len(row))
+    cursor = db.execute(
+        f"INSERT INTO [{table}] ({columns}) VALUES ({marks})",
+        [jsonify_if_needed(value) for value in row.values()],
+    )
+    return cursor.lastrowid
+
+
 def save_article(
-    db: sqlite_utils.Database, article: dict[str, Any], aliases: Iterable[str] = ()
+    db: sqlite_utils.Database,
+    article: dict[str, Any],
+    aliases: Iterable[str] = (),
+    stems: tuple[str, str, str] | None = None,
 ) -> tuple[str, int]:
     """Insert or update one article; return ("new" | "updated" | "unchanged", article id).
 
     A changed title, lead or text moves the previous content into `versions`. Every URL in
     `aliases` (redirect sources, tracking-parameter variants) is remembered as leading here.
-    The caller owns the transaction.
+    `stems`: the title, lead and text already stemmed with text.stem_text (by an extraction
+    worker); computed here if not given. The caller owns the transaction.
     """
     row = dict(article)
     row["tags"] = json.dumps(row.get("tags") or [], ensure_ascii=False)
@@ -222,7 +239,7 @@ def save_article(
         [row["url"]],
     ).fetchone()
     if existing is None:
-        article_id = db["articles"].insert(row).last_pk
+        article_id = _insert(db, "articles", row)
         status = "new"
     else:
         article_id, title, lead, text, old_hash, fetched = existing
@@ -235,7 +252,9 @@ def save_article(
             )
             status = "unchanged"
         else:
-            db["versions"].insert(
+            _insert(
+                db,
+                "versions",
                 {
                     "article_id": article_id,
                     "fetched": fetched,
@@ -243,13 +262,13 @@ def save_article(
                     "lead": lead,
                     "text": text,
                     "content_hash": old_hash,
-                }
+                },
             )
             _unindex_stems(db, article_id)
             db["articles"].update(article_id, row)
             status = "updated"
     if status != "unchanged":
-        _index_stems(db, article_id, row)
+        _index_stems(db, article_id, row, stems)
     for url in set(aliases) - {row["url"]}:
         db.execute(
             "INSERT INTO aliases (url, article_id) VALUES (?, ?) "
@@ -259,17 +278,19 @@ def save_article(
     return status, article_id
 
 
-def _index_stems(db: sqlite_utils.Database, article_id: int, row: dict[str, Any]) -> None:
-    from monitor.text import stem_text
+def _index_stems(
+    db: sqlite_utils.Database,
+    article_id: int,
+    row: dict[str, Any],
+    stems: tuple[str, str, str] | None = None,
+) -> None:
+    if stems is None:
+        from monitor.text import stem_text
 
+        stems = tuple(stem_text(row.get(key) or "") for key in ("title", "lead", "text"))
     db.execute(
         "INSERT INTO articles_stem_fts (rowid, title, lead, text) VALUES (?, ?, ?, ?)",
-        [
-            article_id,
-            stem_text(row.get("title") or ""),
-            stem_text(row.get("lead") or ""),
-            stem_text(row.get("text") or ""),
-        ],
+        [article_id, *stems],
     )
 
 
@@ -295,7 +316,9 @@ def save_failure(
     permanent: bool,
 ) -> None:
     """Record a page that could not be stored."""
-    db["failures"].insert(
+    _insert(
+        db,
+        "failures",
         {
             "crawl_id": crawl_id,
             "url": url,
@@ -303,7 +326,7 @@ def save_failure(
             "reason": reason,
             "at": now(),
             "permanent": int(permanent),
-        }
+        },
     )
 
 
@@ -312,14 +335,16 @@ def save_matches(db: sqlite_utils.Database, article_id: int, matches: Iterable[A
     db.execute("DELETE FROM matches WHERE article_id = ?", [article_id])
     stamp = now()
     for m in matches:
-        db["matches"].insert(
+        _insert(
+            db,
+            "matches",
             {
                 "article_id": article_id,
                 "topic": m.topic,
                 "score": round(m.score, 3),
                 "evidence": json.dumps(m.evidence, ensure_ascii=False),
                 "matched": stamp,
-            }
+            },
         )
 
 

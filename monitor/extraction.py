@@ -4,18 +4,23 @@ The page is decoded (whatever its declared charset), the outlet's known chrome i
 (selectors and text patterns from its registry entry), metadata is read from meta tags, JSON-LD
 and the outlet's own markup, and trafilatura extracts the body text. `extract()` is a pure,
 picklable function so that it can run in worker processes.
+
+It runs once per fetched page, so it is careful with time: CSS selectors are compiled once per
+process, each page is walked for its meta tags once, and trafilatura is imported only where pages
+are extracted (the worker processes), not in the crawl process.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 import lxml.html
-import trafilatura
 from lxml import etree
+from lxml.cssselect import CSSSelector
 
 from monitor import dates, language
 
@@ -125,9 +130,11 @@ def _body_text(
     tree: lxml.html.HtmlElement, url: str, selector: str | None, patterns: list[re.Pattern]
 ) -> str:
     """trafilatura's main text of the outlet's body container (or of the whole page)."""
+    import trafilatura  # here, not at the top: the crawl process itself never needs it
+
     source: Any = tree
     if selector:
-        found = tree.cssselect(selector)
+        found = _css(selector)(tree)
         if found:
             html = "".join(etree.tostring(el, encoding="unicode") for el in found)
             source = f"<html><body><article>{html}</article></body></html>"
@@ -140,61 +147,100 @@ def _body_text(
     return "\n".join(kept)
 
 
+@lru_cache(maxsize=512)
+def _css(selector: str) -> CSSSelector:
+    """A CSS selector compiled once (what `el.cssselect(selector)` compiles on every call)."""
+    return CSSSelector(selector, translator="html")
+
+
+# Elements that never hold article text; removed in one walk of the tree.
+_NEVER_TEXT = ("script", "style", "noscript", "iframe", "template")
+_XPATH = {
+    name: etree.XPath(path)
+    for name, path in {
+        "h1": "//h1",
+        "title": "//title",
+        "published": '//*[@itemprop="datePublished"]/@datetime'
+        ' | //*[@itemprop="datePublished"]/@content',
+        "time": "//time/@datetime",
+        "modified": '//*[@itemprop="dateModified"]/@datetime'
+        ' | //*[@itemprop="dateModified"]/@content',
+        "canonical": '//link[@rel="canonical"]/@href',
+        "json_ld": '//script[@type="application/ld+json"]/text()',
+    }.items()
+}
+
+
 def _drop_chrome(tree: lxml.html.HtmlElement, selectors: Iterable[str]) -> None:
-    for selector in ("script", "style", "noscript", "iframe", "template", *selectors):
-        for el in tree.cssselect(selector):
+    # Removing an element keeps its tail text, so the order of removal does not matter for
+    # these (an element inside another one removed goes with it); the outlet's own selectors,
+    # which may be positional (ul:last-of-type), apply one after the other, as written.
+    for el in list(tree.iter(*_NEVER_TEXT)):
+        el.drop_tree()
+    for selector in selectors:
+        for el in _css(selector)(tree):
             el.drop_tree()
 
 
 def _metadata(tree: lxml.html.HtmlElement, profile: Mapping[str, Any]) -> dict[str, Any]:
-    ld = _json_ld(tree)
+    ld_cache: list[dict[str, Any]] = []
+
+    def ld() -> dict[str, Any]:
+        if not ld_cache:
+            ld_cache.append(_json_ld(tree))
+        return ld_cache[0]
+
+    # Every <meta> by its property and by its name, in document order: one walk of the tree.
+    by_key: dict[str, list[str | None]] = {}
+    tag_values: list[str | None] = []
+    for el in tree.iter("meta"):
+        content = el.get("content")
+        prop, name = el.get("property"), el.get("name")
+        for key in {prop, name} - {None}:
+            by_key.setdefault(key, []).append(content)
+        if prop == "article:tag":
+            tag_values.append(content)
 
     def meta(*names: str) -> str | None:
         for name in names:
-            for el in tree.xpath(f'//meta[@property="{name}" or @name="{name}"]'):
-                value = (el.get("content") or "").strip()
+            for content in by_key.get(name, ()):
+                value = (content or "").strip()
                 if value:
                     return value
         return None
 
-    def own(key: str) -> list[str]:
+    def own(key: str) -> Callable[[], list[str]]:
         selector = profile.get(key)
-        return _select(tree, selector) if selector else []
+        return lambda: _select(tree, selector) if selector else []
 
     title = _first(
         own("title"),
-        [meta("og:title") or ""],
-        [_text(el) for el in tree.xpath("//h1")],
-        [ld.get("headline") or ""],
-        [_text(el) for el in tree.xpath("//title")],
+        lambda: [meta("og:title") or ""],
+        lambda: [_text(el) for el in _XPATH["h1"](tree)],
+        lambda: [ld().get("headline") or ""],
+        lambda: [_text(el) for el in _XPATH["title"](tree)],
     )
-    lead = _first(own("lead"), [meta("description", "og:description") or ""])
+    lead = _first(own("lead"), lambda: [meta("description", "og:description") or ""])
     published = _first_date(
         own("published"),
-        [meta("article:published_time") or ""],
-        [ld.get("datePublished") or ""],
-        tree.xpath(
-            '//*[@itemprop="datePublished"]/@datetime | //*[@itemprop="datePublished"]/@content'
-        ),
-        tree.xpath("//time/@datetime"),
+        lambda: [meta("article:published_time") or ""],
+        lambda: [ld().get("datePublished") or ""],
+        lambda: _XPATH["published"](tree),
+        lambda: _XPATH["time"](tree),
     )
     modified = _first_date(
         own("modified"),
-        [meta("article:modified_time") or ""],
-        [ld.get("dateModified") or ""],
-        tree.xpath(
-            '//*[@itemprop="dateModified"]/@datetime | //*[@itemprop="dateModified"]/@content'
-        ),
+        lambda: [meta("article:modified_time") or ""],
+        lambda: [ld().get("dateModified") or ""],
+        lambda: _XPATH["modified"](tree),
     )
-    author = _first(own("author"), [meta("author") or ""], [_ld_author(ld)])
-    tags = own("tags") or [
-        el.get("content").strip()
-        for el in tree.xpath('//meta[@property="article:tag"]')
-        if (el.get("content") or "").strip()
+    author = _first(own("author"), lambda: [meta("author") or ""], lambda: [_ld_author(ld())])
+    tags = own("tags")() or [
+        content.strip() for content in tag_values if content and content.strip()
     ]
     if not tags and meta("keywords"):
         tags = [t.strip() for t in meta("keywords").split(",") if t.strip()]
-    canonical = tree.xpath('//link[@rel="canonical"]/@href')
+    canonical = _XPATH["canonical"](tree)
     canonical_url = canonical[0].strip() if canonical else None
     if canonical_url and not canonical_url.startswith(("http://", "https://")):
         canonical_url = None
@@ -218,7 +264,7 @@ def _select(tree: lxml.html.HtmlElement, selector: str) -> list[str]:
         attr = match.group(1)
         selector = selector[: match.start()]
     values = []
-    for el in tree.cssselect(selector):
+    for el in _css(selector)(tree):
         value = el.get(attr) if attr else _text(el)
         if value and value.strip():
             values.append(value.strip())
@@ -229,18 +275,19 @@ def _text(el: lxml.html.HtmlElement) -> str:
     return " ".join(el.text_content().split())
 
 
-def _first(*candidates: Iterable[str]) -> str | None:
+def _first(*candidates: Callable[[], Iterable[str]]) -> str | None:
+    """The first non-blank value, whitespace collapsed; later groups are not even computed."""
     for group in candidates:
-        for value in group:
+        for value in group():
             value = " ".join((value or "").split())
             if value:
                 return value
     return None
 
 
-def _first_date(*candidates: Iterable[str]) -> str | None:
+def _first_date(*candidates: Callable[[], Iterable[str]]) -> str | None:
     for group in candidates:
-        for value in group:
+        for value in group():
             parsed = dates.normalize(value)
             if parsed:
                 return parsed
@@ -249,7 +296,7 @@ def _first_date(*candidates: Iterable[str]) -> str | None:
 
 def _json_ld(tree: lxml.html.HtmlElement) -> dict[str, Any]:
     """The first JSON-LD object that looks like an article."""
-    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
+    for script in _XPATH["json_ld"](tree):
         try:
             data = json.loads(script)
         except ValueError:

@@ -25,6 +25,10 @@ class Article:
 
     fields: dict[str, Any]
     aliases: list[str] = field(default_factory=list)
+    # Worked out by the extraction worker so the crawl process need not: the stemmed title,
+    # lead and text for the search index, and the topic matches (None: not worked out yet).
+    stems: tuple[str, str, str] | None = None
+    matches: list[Any] | None = None
 
 
 @dataclass

@@ -1,8 +1,11 @@
 """Item pipelines: extract each fetched page, then store articles and failures.
 
 Extraction is CPU-bound (trafilatura), so it runs in worker processes and the Scrapy reactor
-keeps downloading meanwhile. Storing is batched: items are committed at least every
-MONITOR_COMMIT_INTERVAL seconds, so a crawl killed half way keeps what it had stored.
+keeps downloading meanwhile; the workers also stem the article for the search index and match it
+against the topics, so the crawl process is left with downloading and writing. The pool starts
+with the first page to extract: a crawl that finds nothing new starts no worker. Storing is
+batched: items are committed at least every MONITOR_COMMIT_INTERVAL seconds, so a crawl killed
+half way keeps what it had stored.
 """
 
 from __future__ import annotations
@@ -24,10 +27,25 @@ from monitor.urls import clean_url
 
 logger = logging.getLogger(__name__)
 
+_worker_topics: list[Any] = []  # the topics, in a worker process
 
-def _warm_up() -> None:
-    """Import trafilatura's heavy parts once per worker, not on the first page."""
+
+def _warm_up(topics_path: str | None = None) -> None:
+    """Import trafilatura's heavy parts and load the topics once per worker, not per page."""
     import trafilatura  # noqa: F401
+
+    _worker_topics[:] = load_topics(topics_path)
+
+
+def extract_and_index(
+    body: bytes, url: str, content_type: str | None, profile: Any
+) -> tuple[dict[str, Any], tuple[str, str, str], list[Any]]:
+    """extraction.extract(), plus the stems for the search index and the topic matches."""
+    from monitor.text import stem_text
+
+    fields = extraction.extract(body, url, content_type, profile)
+    stems = tuple(stem_text(fields.get(key) or "") for key in ("title", "lead", "text"))
+    return fields, stems, match(_worker_topics, fields)
 
 
 class ExtractPipeline:
@@ -36,6 +54,7 @@ class ExtractPipeline:
     def __init__(self, crawler: Any):
         self.crawler = crawler
         self.workers = crawler.settings.getint("MONITOR_EXTRACT_WORKERS", 2)
+        self.topics_path = crawler.settings.get("MONITOR_TOPICS")
         self.pool: ProcessPoolExecutor | None = None
 
     @classmethod
@@ -43,8 +62,7 @@ class ExtractPipeline:
         return cls(crawler)
 
     def open_spider(self) -> None:
-        if self.workers > 0:
-            self.pool = self._new_pool()
+        pass  # the pool starts with the first page to extract
 
     def close_spider(self) -> None:
         if self.pool is not None:
@@ -55,6 +73,7 @@ class ExtractPipeline:
             self.workers,
             mp_context=multiprocessing.get_context("forkserver"),
             initializer=_warm_up,
+            initargs=(self.topics_path,),
         )
 
     async def process_item(self, item: Any) -> Any:
@@ -63,30 +82,35 @@ class ExtractPipeline:
         spider = self.crawler.spider
         args = (item.body, item.url, item.content_type, spider.outlet.extraction)
         try:
-            fields = await self._extract(args)
+            result = await self._extract(args)
         except extraction.ExtractionError as exc:
             return PageFailure(item.url, item.status, str(exc), permanent=True)
         except Exception as exc:  # a bug or a pathological page: record it, keep crawling
             logger.exception("extraction failed on %s", item.url)
             return PageFailure(item.url, item.status, f"extraction error: {exc!r}"[:300])
+        fields, stems, matches = result  # stems and matches are None if extracted here
         canonical = clean_url(fields.pop("url") or item.url)
         if canonical != item.url and not spider.outlet.is_article(canonical):
             canonical = item.url  # a canonical link to a home or section page is a site bug
         fields.update(url=canonical, outlet=item.outlet, lastmod=item.lastmod, source="crawl")
-        return Article(fields=fields, aliases=[*item.requested, item.url])
+        return Article(
+            fields=fields, aliases=[*item.requested, item.url], stems=stems, matches=matches
+        )
 
-    async def _extract(self, args: tuple) -> dict[str, Any]:
+    async def _extract(self, args: tuple) -> tuple[dict[str, Any], Any, Any]:
+        if self.workers <= 0:
+            return extraction.extract(*args), None, None
         if self.pool is None:
-            return extraction.extract(*args)
+            self.pool = self._new_pool()
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.pool, extraction.extract, *args)
+            return await loop.run_in_executor(self.pool, extract_and_index, *args)
         except BrokenProcessPool:
             # A worker died (out of memory, a crash in C code): replace the pool, retry once.
             logger.warning("an extraction worker died; restarting the pool")
             self.pool.shutdown(wait=False, cancel_futures=False)
             self.pool = self._new_pool()
-            return await loop.run_in_executor(self.pool, extraction.extract, *args)
+            return await loop.run_in_executor(self.pool, extract_and_index, *args)
 
 
 class StorePipeline:
@@ -147,10 +171,15 @@ class StorePipeline:
                         logger.info("failed: %s (%s)", item.url, item.reason)
                         counts["failed"] = counts.get("failed", 0) + 1
                         continue
-                    status, article_id = db.save_article(self.db, item.fields, item.aliases)
+                    status, article_id = db.save_article(
+                        self.db, item.fields, item.aliases, stems=item.stems
+                    )
                     counts[status] = counts.get(status, 0) + 1
                     if status != "unchanged":
-                        db.save_matches(self.db, article_id, match(self.topics, item.fields))
+                        matches = item.matches
+                        if matches is None:
+                            matches = match(self.topics, item.fields)
+                        db.save_matches(self.db, article_id, matches)
         except sqlite3.Error as exc:
             logger.error("cannot write to %s: %s; will retry", self.path, exc)
             return

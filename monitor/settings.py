@@ -52,6 +52,9 @@ REDIRECT_MAX_TIMES = 10
 CLOSESPIDER_TIMEOUT = 3600
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy's remote-control endpoint (an aiohttp server on loopback that runs code sent to it) is
+# not needed by a crawl that runs unattended, like the telnet console.
+REMOTE_CONTROL_ENABLED = False
 
 # Every status reaches the spider's errback or callback so each failure is recorded.
 HTTPERROR_ALLOW_ALL = False
