@@ -11,9 +11,13 @@ half way keeps what it had stored.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
 import sqlite3
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -27,14 +31,30 @@ from monitor.urls import clean_url
 
 logger = logging.getLogger(__name__)
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _worker_topics: list[Any] = []  # the topics, in a worker process
 
 
-def _warm_up(topics_path: str | None = None) -> None:
-    """Import trafilatura's heavy parts and load the topics once per worker, not per page."""
+def _warm_up(topics_path: str | None = None, crawl_pid: int | None = None) -> None:
+    """Import trafilatura's heavy parts and load the topics once per worker, not per page.
+
+    A worker also ends when its crawl does, however the crawl ends (a SIGKILL included), so no
+    orphaned worker lives on holding memory.
+    """
+    _die_with(crawl_pid)
     import trafilatura  # noqa: F401
 
     _worker_topics[:] = load_topics(topics_path)
+
+
+def _die_with(parent: int | None) -> None:
+    """End this process when `parent` ends: the kernel's parent-death signal on Linux."""
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the crawl died before the signal was armed
+        os._exit(1)
 
 
 def extract_and_index(
@@ -71,9 +91,11 @@ class ExtractPipeline:
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             self.workers,
-            mp_context=multiprocessing.get_context("forkserver"),
+            # spawn: the workers are children of the crawl itself (not of a forkserver that
+            # outlives it), start clean without the reactor's threads, and die with it.
+            mp_context=multiprocessing.get_context("spawn"),
             initializer=_warm_up,
-            initargs=(self.topics_path,),
+            initargs=(self.topics_path, os.getpid()),
         )
 
     async def process_item(self, item: Any) -> Any:

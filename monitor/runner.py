@@ -147,7 +147,10 @@ class CrawlRunner:
         try:
             proc.wait(timeout=self.config.kill_after)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            try:  # the crawl and its extraction workers: it runs in a session of its own
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                proc.kill()
             proc.wait()
 
     def record(self, outlet: Outlet, proc: subprocess.Popen, timed_out: bool) -> str:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import sqlite_utils
@@ -115,6 +116,33 @@ def test_redirect_and_tracking_duplicates_are_stored_once(orda, db_path):
     assert any("old-slug" in u for u in aliases)
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 class SlowOrda(OrdaSite):
     def reply(self, method, path, query, headers):
         answer = super().reply(method, path, query, headers)
@@ -154,8 +182,14 @@ def test_a_crawl_killed_half_way_keeps_its_articles_and_the_next_completes(db_pa
                     )
                 except Exception:
                     stored = 0
+        workers = descendants(proc.pid)
+        assert workers, "extraction runs in worker processes"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if alive(pid)], "workers outlived their crawl"
         kept = sqlite_utils.Database(db_path)["articles"].count
         assert 5 <= kept < len(expected_articles(server.site))
 
