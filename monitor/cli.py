@@ -155,7 +155,7 @@ def seed(obj: Context, paths: tuple[Path, ...]) -> None:
     Example: monitor seed
     """
     from monitor import db, seeding
-    from monitor.pipelines import load_topics
+    from monitor.matching import load_topics
 
     folder = Path(obj.outlets).parent
     files = list(paths) or seeding.seed_files(folder)

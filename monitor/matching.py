@@ -1,19 +1,41 @@
-"""Matching stored articles to topics after the fact: `monitor rematch` and `monitor topics`.
+"""Matching articles to topics: as they are stored, and after the fact.
 
-New and changed articles are matched as they are stored (monitor/pipelines.py); when a topic
-file changes, rematch() re-scores every stored article without recrawling.
+New and changed articles are matched as they are extracted and stored (monitor/pipelines.py,
+monitor/seeding.py, through match()); when a topic file changes, rematch() re-scores every
+stored article without recrawling (`monitor rematch`); topic_counts() serves `monitor topics`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from monitor import db
 from monitor.topics import Topic, match_article
+from monitor.topics import load_topics as _load
 
 BATCH = 500
+
+
+def load_topics(path: str | None) -> list[Any]:
+    """The topics to match stored articles against (none if there is no topic file)."""
+    if not path or not Path(path).exists():
+        return []
+    return _load(path)
+
+
+def match(topics: list[Any], fields: dict[str, Any]) -> list[Any]:
+    """The topics an article matches."""
+    if not topics:
+        return []
+    return match_article(
+        topics,
+        title=fields.get("title") or "",
+        lead=fields.get("lead") or "",
+        text=fields.get("text") or "",
+    )
 
 
 def rematch(

@@ -20,13 +20,13 @@ import sqlite3
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from typing import Any
 
 from twisted.internet import task
 
 from monitor import db, extraction
 from monitor.items import Article, Page, PageFailure
+from monitor.matching import load_topics, match
 from monitor.urls import clean_url
 
 logger = logging.getLogger(__name__)
@@ -208,26 +208,3 @@ class StorePipeline:
         self.buffer = []
         for key, value in counts.items():
             stats.inc_value(f"monitor/{key}", value)
-
-
-def load_topics(path: str | None) -> list[Any]:
-    """The topics to match stored articles against (none if there is no topic file)."""
-    if not path or not Path(path).exists():
-        return []
-    from monitor.topics import load_topics as load
-
-    return load(path)
-
-
-def match(topics: list[Any], fields: dict[str, Any]) -> list[Any]:
-    """The topics an article matches."""
-    if not topics:
-        return []
-    from monitor.topics import match_article
-
-    return match_article(
-        topics,
-        title=fields.get("title") or "",
-        lead=fields.get("lead") or "",
-        text=fields.get("text") or "",
-    )

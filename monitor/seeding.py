@@ -115,7 +115,7 @@ def seed_files(folder: Path) -> list[Path]:
 
 def import_seeds(database: Any, paths: list[Path], topics: list[Any]) -> list[SeedResult]:
     """Import each capture; a bad file is reported and the others are still imported."""
-    from monitor.pipelines import match
+    from monitor.matching import match
 
     results = []
     for path in paths:
