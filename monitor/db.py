@@ -348,13 +348,11 @@ def save_matches(db: sqlite_utils.Database, article_id: int, matches: Iterable[A
         )
 
 
-def start_crawl(db: sqlite_utils.Database, outlet: str) -> int:
-    """Insert a `crawls` row for a run that is starting; return its id."""
-    return (
-        db["crawls"]
-        .insert({"outlet": outlet, "started": now(), "status": "running", "pid": os.getpid()})
-        .last_pk
-    )
+def start_crawl(db: sqlite_utils.Database, outlet: str, pid: int | None = None) -> int:
+    """Insert a `crawls` row for a run that is starting (in process `pid`, by default this
+    one); return its id."""
+    row = {"outlet": outlet, "started": now(), "status": "running", "pid": pid or os.getpid()}
+    return db["crawls"].insert(row).last_pk
 
 
 def finish_crawl(db: sqlite_utils.Database, crawl_id: int, status: str, **counts: int) -> None:

@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from monitor import db, settings
 from monitor.outlets import Outlet
@@ -103,41 +104,13 @@ class CrawlRunner:
                 )
                 self.stop(proc)
             reader.join(timeout=5)
-            status = self.record(outlet, proc, timed_out)
+            status, summary = self.record(outlet, proc.pid, timed_out)
         finally:
             with self.lock:
                 self.running.pop(outlet.slug, None)
-        logger.info(
-            "%s: crawl %s in %.1f s%s",
-            outlet.slug,
-            status,
-            time.monotonic() - started,
-            self.summary(outlet, proc.pid),
-        )
+        elapsed = time.monotonic() - started
+        logger.info("%s: crawl %s in %.1f s%s", outlet.slug, status, elapsed, summary)
         return status
-
-    def summary(self, outlet: Outlet, pid: int) -> str:
-        """Counts of the run, and the first failure's reason when nothing was stored."""
-        database = db.open_db(self.config.db)
-        try:
-            row = database.execute(
-                "SELECT id, requests, new, updated, failed FROM crawls "
-                "WHERE outlet = ? AND pid = ? ORDER BY id DESC LIMIT 1",
-                [outlet.slug, pid],
-            ).fetchone()
-            if row is None or row[1] is None:
-                return ""
-            text = f": {row[1]} requests, {row[2]} new, {row[3]} updated, {row[4]} failed"
-            if row[4] and not (row[2] or row[3]):
-                reason = database.execute(
-                    "SELECT url, reason FROM failures WHERE crawl_id = ? ORDER BY id LIMIT 1",
-                    [row[0]],
-                ).fetchone()
-                if reason:
-                    text += f" (first: {reason[0]}: {reason[1]})"
-            return text
-        finally:
-            database.close()
 
     def stop(self, proc: subprocess.Popen) -> None:
         """SIGTERM (Scrapy shuts down cleanly), then SIGKILL if it does not end in time."""
@@ -153,28 +126,24 @@ class CrawlRunner:
                 proc.kill()
             proc.wait()
 
-    def record(self, outlet: Outlet, proc: subprocess.Popen, timed_out: bool) -> str:
-        """Make sure the run has a finished `crawls` row; return its status."""
+    def record(self, outlet: Outlet, pid: int, timed_out: bool) -> tuple[str, str]:
+        """Make sure the run has a finished `crawls` row; return its status and a summary
+        (its counts, and the first failure's reason when nothing was stored)."""
         database = db.open_db(self.config.db)
         try:
             row = database.execute(
                 "SELECT id, status FROM crawls WHERE outlet = ? AND pid = ? "
                 "ORDER BY id DESC LIMIT 1",
-                [outlet.slug, proc.pid],
+                [outlet.slug, pid],
             ).fetchone()
-            if timed_out:
-                status = "timed out"
-            elif row is None or row[1] == "running":
-                status = "failed"  # it died before it could record its own end
+            if timed_out or row is None or row[1] == "running":
+                # it was stopped, or died before it could record its own end
+                status = "timed out" if timed_out else "failed"
+                crawl_id = row[0] if row else db.start_crawl(database, outlet.slug, pid=pid)
+                db.finish_crawl(database, crawl_id, status)
             else:
-                return row[1]
-            if row is None:
-                crawl_id = db.start_crawl(database, outlet.slug)
-                database.execute("UPDATE crawls SET pid = ? WHERE id = ?", [proc.pid, crawl_id])
-            else:
-                crawl_id = row[0]
-            db.finish_crawl(database, crawl_id, status)
-            return status
+                crawl_id, status = row
+            return status, _summary(database, crawl_id)
         finally:
             database.close()
 
@@ -194,6 +163,23 @@ class CrawlRunner:
     def active(self) -> int:
         with self.lock:
             return len(self.running)
+
+
+def _summary(database: Any, crawl_id: int) -> str:
+    """ ": N requests, N new, ..." for a run, with the first failure when it stored nothing."""
+    requests, new, updated, failed = database.execute(
+        "SELECT requests, new, updated, failed FROM crawls WHERE id = ?", [crawl_id]
+    ).fetchone()
+    if requests is None:
+        return ""
+    text = f": {requests} requests, {new} new, {updated} updated, {failed} failed"
+    if failed and not (new or updated):
+        first = database.execute(
+            "SELECT url, reason FROM failures WHERE crawl_id = ? ORDER BY id LIMIT 1", [crawl_id]
+        ).fetchone()
+        if first:
+            text += f" (first: {first[0]}: {first[1]})"
+    return text
 
 
 def _relay(proc: subprocess.Popen, slug: str) -> None:
