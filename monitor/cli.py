@@ -354,6 +354,7 @@ def demo(ctx: click.Context, host: str, port: int, every: str) -> None:
     import tempfile
 
     from monitor import demo as demo_mod
+    from monitor import seeding
 
     obj: Context = ctx.obj
     if outlets.parse_every(every) is None:
@@ -370,20 +371,12 @@ def demo(ctx: click.Context, host: str, port: int, every: str) -> None:
             obj.outlets = str(registry)
             for slug, origin in origins.items():
                 click.echo(f"replica of {slug}: {origin}", err=True)
-            files = seeding_files(seeds_folder)
-            ctx.invoke(seed, paths=tuple(files))
+            ctx.invoke(seed, paths=tuple(seeding.seed_files(seeds_folder)))
             with datasette(obj.db, host, port):
                 ctx.invoke(schedule, since=demo_mod.SINCE, extra=demo_mod.FAST, grace=5.0)
     finally:
         for server in servers.values():
             server.stop()
-
-
-def seeding_files(folder: Path) -> list[Path]:
-    """The seed captures in a folder."""
-    from monitor import seeding
-
-    return seeding.seed_files(folder)
 
 
 @cli.command()

@@ -75,14 +75,11 @@ class ExtractPipeline:
         self.crawler = crawler
         self.workers = crawler.settings.getint("MONITOR_EXTRACT_WORKERS", 2)
         self.topics_path = crawler.settings.get("MONITOR_TOPICS")
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: ProcessPoolExecutor | None = None  # started with the first page to extract
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ExtractPipeline:
         return cls(crawler)
-
-    def open_spider(self) -> None:
-        pass  # the pool starts with the first page to extract
 
     def close_spider(self) -> None:
         if self.pool is not None:

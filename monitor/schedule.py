@@ -154,7 +154,8 @@ def serve(scheduler: BlockingScheduler, runner: CrawlRunner, grace: float) -> No
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        publish_next_runs(scheduler, path) if scheduler.get_jobs() else None
+        if scheduler.get_jobs():
+            publish_next_runs(scheduler, path)
         scheduler.start()
     finally:
         runner.wait_all(grace)
