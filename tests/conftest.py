@@ -64,6 +64,14 @@ def scrapy_crawl(
     )
 
 
+SINCE = "2022-01-01"  # the `since` of the crawl tests; the replicas reach back to 2021
+
+
+def expected_articles(site) -> list:
+    """The replica's articles a crawl with since=SINCE must store."""
+    return [a for a in site.articles if a.expect == "stored" and a.published >= SINCE]
+
+
 def article_requests(server) -> list[str]:
     """Paths of the article pages a replica server was asked for, in order."""
     pattern = re.compile(server.site.article_path_regex)

@@ -11,11 +11,15 @@ import subprocess
 import pytest
 import sqlite_utils
 
-from tests.conftest import article_requests, assert_stored_exactly, scrapy_crawl
+from tests.conftest import (
+    SINCE,
+    article_requests,
+    assert_stored_exactly,
+    expected_articles,
+    scrapy_crawl,
+)
 from tests.replica.generic import GenericSite
 from tests.replica.server import ReplicaServer
-
-SINCE = "2022-01-01"
 
 
 @pytest.fixture
@@ -30,10 +34,6 @@ def crawl(server: ReplicaServer, db_path) -> subprocess.CompletedProcess:
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return result
-
-
-def expected_articles(site: GenericSite) -> list:
-    return [a for a in site.articles if a.expect == "stored" and a.published >= SINCE]
 
 
 def test_first_crawl_stores_every_article_once_with_exact_fields(outlet, db_path):

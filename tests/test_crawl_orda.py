@@ -12,11 +12,17 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from tests.conftest import FAST, ROOT, article_requests, assert_stored_exactly, scrapy_crawl
+from tests.conftest import (
+    FAST,
+    ROOT,
+    SINCE,
+    article_requests,
+    assert_stored_exactly,
+    expected_articles,
+    scrapy_crawl,
+)
 from tests.replica.orda import OrdaSite
 from tests.replica.server import ReplicaServer
-
-SINCE = "2022-01-01"
 
 
 @pytest.fixture
@@ -31,10 +37,6 @@ def crawl(server: ReplicaServer, db_path, *extra: str, **kwargs) -> subprocess.C
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return result
-
-
-def expected_articles(site: OrdaSite) -> list:
-    return [a for a in site.articles if a.expect == "stored" and a.published >= SINCE]
 
 
 def test_first_crawl_stores_every_article_once_with_exact_fields(orda, db_path):

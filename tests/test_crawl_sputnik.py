@@ -12,11 +12,16 @@ from urllib.parse import parse_qs
 import pytest
 import sqlite_utils
 
-from tests.conftest import article_requests, assert_stored_exactly, scrapy_crawl
+from tests.conftest import (
+    SINCE,
+    article_requests,
+    assert_stored_exactly,
+    expected_articles,
+    scrapy_crawl,
+)
 from tests.replica.server import ReplicaServer
-from tests.replica.sputnik import ReplicaArticle, SputnikSite
+from tests.replica.sputnik import SputnikSite
 
-SINCE = "2022-01-01"
 EDITIONS = {"ru": "sputnik_ru", "kz": "sputnik_kz"}
 ADDED = {
     "ru": "Редакция дополнила материал новыми сведениями от источников в правительстве.",
@@ -29,10 +34,6 @@ def crawl(server: ReplicaServer, spider: str, db_path, *extra: str) -> subproces
     result = scrapy_crawl(spider, db_path, f"base_url={server.origin}", f"since={SINCE}", *extra)
     assert result.returncode == 0, result.stderr[-4000:]
     return result
-
-
-def expected_articles(site: SputnikSite) -> list[ReplicaArticle]:
-    return [a for a in site.articles if a.expect == "stored" and a.published >= SINCE]
 
 
 @pytest.fixture(scope="module", params=sorted(EDITIONS))
