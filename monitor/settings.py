@@ -58,6 +58,10 @@ REMOTE_CONTROL_ENABLED = False
 
 # Every status reaches the spider's errback or callback so each failure is recorded.
 HTTPERROR_ALLOW_ALL = False
+# Items of one response processed at a time. Scrapy's default (100) starts 100 asyncio tasks for
+# every response, and an article page yields one item: with 2,000 pages that cost the crawl
+# process more CPU time than downloading them.
+CONCURRENT_ITEMS = 8
 
 ITEM_PIPELINES = {
     "monitor.pipelines.ExtractPipeline": 100,
@@ -70,3 +74,34 @@ EXTENSIONS = {
 LOG_LEVEL = os.environ.get("MONITOR_LOG_LEVEL", "INFO")
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+# Scrapy's built-in components, minus the ones a crawl never uses (RemoteControl, TelnetConsole,
+# MemoryDebugger, HttpAuthMiddleware, CookiesMiddleware): Scrapy imports every listed component
+# when it starts, even one switched off, and these cost start-up time in every crawl
+# (RemoteControl imports aiohttp, TelnetConsole twisted.conch, CookiesMiddleware tldextract).
+# Meta refresh is handled by a cheaper subclass of Scrapy's middleware (monitor/middlewares.py).
+# Check these lists against Scrapy's defaults when upgrading Scrapy.
+EXTENSIONS_BASE = {
+    "scrapy.extensions.corestats.CoreStats": 0,
+    "scrapy.extensions.logcount.LogCount": 0,
+    "scrapy.extensions.memusage.MemoryUsage": 0,
+    "scrapy.extensions.closespider.CloseSpider": 0,
+    "scrapy.extensions.feedexport.FeedExporter": 0,
+    "scrapy.extensions.logstats.LogStats": 0,
+    "scrapy.extensions.spiderstate.SpiderState": 0,
+    "scrapy.extensions.throttle.AutoThrottle": 0,
+}
+DOWNLOADER_MIDDLEWARES_BASE = {
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": 50,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.downloadtimeout.DownloadTimeoutMiddleware": 350,
+    "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": 400,
+    "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": 500,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": 550,
+    "monitor.middlewares.CheapMetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": 590,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": 600,
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": 750,
+    "scrapy.downloadermiddlewares.stats.DownloaderStats": 850,
+    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": 900,
+}

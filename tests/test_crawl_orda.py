@@ -22,7 +22,7 @@ from tests.conftest import (
     scrapy_crawl,
 )
 from tests.replica.orda import OrdaSite
-from tests.replica.server import ReplicaServer
+from tests.replica.server import ReplicaServer, Reply
 
 
 @pytest.fixture
@@ -116,6 +116,34 @@ def test_redirect_and_tracking_duplicates_are_stored_once(orda, db_path):
     assert not any("old-slug" in u for u in urls)
     aliases = {row["url"] for row in database["aliases"].rows}
     assert any("old-slug" in u for u in aliases)
+
+
+class MetaRefreshOrda(OrdaSite):
+    """The moved article's old address answers 200 with a page that sends the browser on with
+    <meta http-equiv="refresh"> (as some CMSs do), not with a 301."""
+
+    def reply(self, method, path, query, headers):
+        if path == "/old-slug-400950/":
+            body = (
+                '<!DOCTYPE html><html lang="ru"><head><meta charset="utf-8">'
+                '<meta http-equiv="Refresh" content="0; URL=/new-slug-400950/">'
+                "<title>Orda.kz</title></head><body><p>Материал перенесён.</p></body></html>"
+            )
+            return Reply(200, body.encode(), {"Content-Type": "text/html; charset=UTF-8"})
+        return super().reply(method, path, query, headers)
+
+
+def test_a_meta_refresh_page_is_followed_like_a_redirect(db_path):
+    with ReplicaServer(MetaRefreshOrda()) as server:
+        crawl(server, db_path)
+        site = server.site
+        database = sqlite_utils.Database(db_path)
+        assert_stored_exactly(database, site, expected_articles(site), "orda")
+        moved = next(a for a in site.articles if "new-slug" in a.path)
+        aliases = {row["url"]: row["article_id"] for row in database["aliases"].rows}
+        (row,) = database["articles"].rows_where("url = ?", [moved.url])
+        assert aliases[server.origin + "/old-slug-400950/"] == row["id"]
+        assert not list(database["failures"].rows_where("url like ?", ["%old-slug%"]))
 
 
 def descendants(pid: int) -> list[int]:
