@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LINT := monitor tests storage/plugins $(wildcard benchmarks)
 
-.PHONY: run test setup setup-test lint format bench clean
+.PHONY: run test setup setup-test bytecode lint format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Error: Python 3.11 or newer is needed (python3.11+ on PATH)"; exit 2; }
@@ -19,10 +19,15 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed bytecode
 
-setup-test: $(VENV)/.installed-test
+setup-test: $(VENV)/.installed-test bytecode
 	@.ci/browser
+
+# Every crawl is a new process that imports the project: compile it once here, as Python does not
+# when PYTHONDONTWRITEBYTECODE is set (about 0.1 s less start-up per crawl).
+bytecode: $(VENV)/.installed
+	@$(BIN)/python -m compileall -q monitor storage/plugins >/dev/null
 
 run: setup
 	$(BIN)/monitor run

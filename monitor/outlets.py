@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -16,6 +17,9 @@ from urllib.parse import urljoin, urlsplit
 import yaml
 
 from monitor.errors import MonitorError
+
+# libyaml's parser when PyYAML was built with it: several times faster than the pure-Python one.
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 ENTRY_KEYS = {
     "slug",
@@ -117,12 +121,29 @@ def check_base_url(value: str) -> str:
 
 
 def load(path: str | Path) -> dict[str, Outlet]:
-    """Read and validate the registry; return outlets by slug."""
+    """Read and validate the registry; return outlets by slug.
+
+    A crawl asks for the registry several times (each spider, each argument check): the file
+    is parsed again only when it has changed.
+    """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        stat = path.stat()
     except FileNotFoundError:
         raise MonitorError(f"{path}: outlet registry not found") from None
+    except OSError as exc:
+        raise MonitorError(f"{path}: cannot read the outlet registry: {exc.strerror}") from None
+    return dict(_load(path, stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path, mtime_ns: int, size: int) -> dict[str, Outlet]:
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)  # noqa: S506
+    except FileNotFoundError:
+        raise MonitorError(f"{path}: outlet registry not found") from None
+    except OSError as exc:
+        raise MonitorError(f"{path}: cannot read the outlet registry: {exc.strerror}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MonitorError(f"{path}: not valid YAML: {first}") from None

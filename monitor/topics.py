@@ -153,7 +153,7 @@ class Topic:
 # --- loading ------------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser if built
     """Safe YAML loader that rejects duplicate keys instead of keeping the last one."""
 
 
