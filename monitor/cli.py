@@ -123,7 +123,7 @@ def crawl(
     base_url: str | None,
     extra: tuple[str, ...],
 ) -> None:
-    """Crawl outlets once (all of them when none is named), each in its own process.
+    """Crawl outlets once (all of them when none is named), side by side in one process.
 
     Example: monitor crawl orda --since 2022-01-01
     """
@@ -135,15 +135,11 @@ def crawl(
     config = run_config(obj, since=since, settings=extra)
     if base_url:
         config.base_urls[slugs[0]] = outlets.check_base_url(base_url)
-    failed = 0
-    for outlet in registry:
-        click.echo(f"crawling {outlet.slug} ...", err=True)
-        result = subprocess.run(runner.crawl_command(outlet, config), env=runner.scrapy_env())
-        if result.returncode != 0:
-            failed += 1
-            click.echo(f"crawl of {outlet.slug} failed (exit {result.returncode})", err=True)
-    if failed:
-        sys.exit(1)
+    click.echo(f"crawling {', '.join(o.slug for o in registry)} ...", err=True)
+    result = subprocess.run(runner.crawl_command(registry, config), env=runner.scrapy_env())
+    if result.returncode != 0:
+        click.echo(f"crawl failed (exit {result.returncode}); see the log above", err=True)
+        sys.exit(2 if result.returncode == 2 else 1)
 
 
 @cli.command()

@@ -26,7 +26,6 @@ from twisted.internet import task
 
 from monitor import db, extraction
 from monitor.items import Article, Page, PageFailure
-from monitor.matching import load_topics, match
 from monitor.urls import clean_url
 
 logger = logging.getLogger(__name__)
@@ -43,6 +42,8 @@ def _warm_up(topics_path: str | None = None, crawl_pid: int | None = None) -> No
     """
     _die_with(crawl_pid)
     import trafilatura  # noqa: F401
+
+    from monitor.matching import load_topics
 
     _worker_topics[:] = load_topics(topics_path)
 
@@ -61,6 +62,7 @@ def extract_and_index(
     body: bytes, url: str, content_type: str | None, profile: Any
 ) -> tuple[dict[str, Any], tuple[str, str, str], list[Any]]:
     """extraction.extract(), plus the stems for the search index and the topic matches."""
+    from monitor.matching import match
     from monitor.text import stem_text
 
     fields = extraction.extract(body, url, content_type, profile)
@@ -68,24 +70,21 @@ def extract_and_index(
     return fields, stems, match(_worker_topics, fields)
 
 
-class ExtractPipeline:
-    """Page -> Article (or PageFailure), in a pool of worker processes."""
+class WorkerPool:
+    """The extraction worker processes, shared by all crawls of one process.
 
-    def __init__(self, crawler: Any):
-        self.crawler = crawler
-        self.workers = crawler.settings.getint("MONITOR_EXTRACT_WORKERS", 2)
-        self.topics_path = crawler.settings.get("MONITOR_TOPICS")
-        self.pool: ProcessPoolExecutor | None = None  # started with the first page to extract
+    `scrapy crawl orda sputnik_ru` runs two crawls side by side; they share the workers (as
+    many as MONITOR_EXTRACT_WORKERS, not twice that), started with the first page to extract and
+    stopped when the last crawl using them closes.
+    """
 
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> ExtractPipeline:
-        return cls(crawler)
+    def __init__(self, workers: int, topics_path: str | None):
+        self.workers = workers
+        self.topics_path = topics_path
+        self.executor: ProcessPoolExecutor | None = None
+        self.users = 0
 
-    def close_spider(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-
-    def _new_pool(self) -> ProcessPoolExecutor:
+    def _start(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             self.workers,
             # spawn: the workers are children of the crawl itself (not of a forkserver that
@@ -95,13 +94,72 @@ class ExtractPipeline:
             initargs=(self.topics_path, os.getpid()),
         )
 
+    async def run(self, *args: Any) -> Any:
+        """extract_and_index(*args) in a worker; a worker that dies is replaced, once."""
+        if self.executor is None:
+            self.executor = self._start()
+        loop = asyncio.get_running_loop()
+        executor = self.executor
+        try:
+            return await loop.run_in_executor(executor, extract_and_index, *args)
+        except BrokenProcessPool:
+            # A worker died (out of memory, a crash in C code): replace the pool, retry once.
+            if self.executor is executor:
+                logger.warning("an extraction worker died; restarting the pool")
+                executor.shutdown(wait=False, cancel_futures=False)
+                self.executor = self._start()
+            return await loop.run_in_executor(self.executor, extract_and_index, *args)
+
+    def release(self) -> None:
+        """One crawl is done with the pool; the last one stops the workers."""
+        self.users -= 1
+        if self.users <= 0 and self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+
+
+_pools: dict[tuple[int, str | None], WorkerPool] = {}
+
+
+def worker_pool(workers: int, topics_path: str | None) -> WorkerPool:
+    """The process's pool for these settings, with one more user."""
+    pool = _pools.setdefault((workers, topics_path), WorkerPool(workers, topics_path))
+    pool.users += 1
+    return pool
+
+
+class ExtractPipeline:
+    """Page -> Article (or PageFailure), in a pool of worker processes."""
+
+    def __init__(self, crawler: Any):
+        self.crawler = crawler
+        self.workers = crawler.settings.getint("MONITOR_EXTRACT_WORKERS", 2)
+        self.topics_path = crawler.settings.get("MONITOR_TOPICS")
+        self.pool: WorkerPool | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ExtractPipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        if self.workers > 0:
+            self.pool = worker_pool(self.workers, self.topics_path)
+
+    def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.release()
+            self.pool = None
+
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Page):
             return item
         spider = self.crawler.spider
         args = (item.body, item.url, item.content_type, spider.outlet.extraction)
         try:
-            result = await self._extract(args)
+            if self.pool is None:
+                result = extraction.extract(*args), None, None
+            else:
+                result = await self.pool.run(*args)
         except extraction.ExtractionError as exc:
             return PageFailure(item.url, item.status, str(exc), permanent=True)
         except Exception as exc:  # a bug or a pathological page: record it, keep crawling
@@ -115,21 +173,6 @@ class ExtractPipeline:
         return Article(
             fields=fields, aliases=[*item.requested, item.url], stems=stems, matches=matches
         )
-
-    async def _extract(self, args: tuple) -> tuple[dict[str, Any], Any, Any]:
-        if self.workers <= 0:
-            return extraction.extract(*args), None, None
-        if self.pool is None:
-            self.pool = self._new_pool()
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self.pool, extract_and_index, *args)
-        except BrokenProcessPool:
-            # A worker died (out of memory, a crash in C code): replace the pool, retry once.
-            logger.warning("an extraction worker died; restarting the pool")
-            self.pool.shutdown(wait=False, cancel_futures=False)
-            self.pool = self._new_pool()
-            return await loop.run_in_executor(self.pool, extract_and_index, *args)
 
 
 class StorePipeline:
@@ -150,7 +193,6 @@ class StorePipeline:
 
     def open_spider(self) -> None:
         self.db = db.open_db(self.path)
-        self.topics = load_topics(self.topics_path)
         self.loop = task.LoopingCall(self.flush)
         self.loop.start(self.interval, now=False)
 
@@ -167,6 +209,13 @@ class StorePipeline:
             if len(self.buffer) >= 200:
                 self.flush()
         return item
+
+    def _match(self, fields: dict[str, Any]) -> list[Any]:
+        from monitor.matching import load_topics, match  # only when extracting in-process
+
+        if not self.topics:
+            self.topics = load_topics(self.topics_path)
+        return match(self.topics, fields)
 
     def flush(self) -> None:
         """Commit buffered items in one transaction; on a database error keep them for later."""
@@ -196,8 +245,8 @@ class StorePipeline:
                     counts[status] = counts.get(status, 0) + 1
                     if status != "unchanged":
                         matches = item.matches
-                        if matches is None:
-                            matches = match(self.topics, item.fields)
+                        if matches is None:  # extracted in this process: match here too
+                            matches = self._match(item.fields)
                         db.save_matches(self.db, article_id, matches)
         except sqlite3.Error as exc:
             logger.error("cannot write to %s: %s; will retry", self.path, exc)

@@ -39,15 +39,16 @@ class RunConfig:
     kill_after: float = 15.0  # after SIGTERM, seconds before SIGKILL
 
 
-def crawl_command(outlet: Outlet, config: RunConfig) -> list[str]:
-    """The `scrapy crawl` command line for one outlet."""
-    cmd = [sys.executable, "-m", "scrapy", "crawl", outlet.spider]
-    if outlet.spider == "news":
-        cmd += ["-a", f"outlet={outlet.slug}"]
+def crawl_command(outlets: Outlet | list[Outlet], config: RunConfig) -> list[str]:
+    """The `scrapy crawl` command line for one outlet, or for several crawled side by side."""
+    if isinstance(outlets, Outlet):
+        outlets = [outlets]
+    cmd = [sys.executable, "-m", "scrapy", "crawl", *(outlet.slug for outlet in outlets)]
     if config.since:
         cmd += ["-a", f"since={config.since}"]
-    if outlet.slug in config.base_urls:
-        cmd += ["-a", f"base_url={config.base_urls[outlet.slug]}"]
+    for outlet in outlets:
+        if outlet.slug in config.base_urls:
+            cmd += ["-a", f"base_url={config.base_urls[outlet.slug]}"]
     for key, value in (
         ("MONITOR_DB", config.db),
         ("MONITOR_OUTLETS", config.outlets),

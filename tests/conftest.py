@@ -47,14 +47,16 @@ def run_monitor(*args: str, timeout: int = 60) -> subprocess.CompletedProcess:
 
 
 def scrapy_crawl(
-    spider: str,
+    spider: str | list[str],
     db_path: Path,
     *args: str,
     settings: dict[str, str] | None = None,
     timeout: int = 120,
 ) -> subprocess.CompletedProcess:
-    """Run `scrapy crawl` in a subprocess from the repository root, as a user would."""
-    cmd = [sys.executable, "-m", "scrapy", "crawl", spider]
+    """Run `scrapy crawl` (of one spider or outlet, or several) in a subprocess from the
+    repository root, as a user would."""
+    names = [spider] if isinstance(spider, str) else spider
+    cmd = [sys.executable, "-m", "scrapy", "crawl", *names]
     for arg in args:
         cmd += ["-a", arg]
     for key, value in {**FAST, "MONITOR_DB": str(db_path), **(settings or {})}.items():
@@ -80,7 +82,7 @@ def article_requests(server) -> list[str]:
 
 def assert_stored_exactly(database, site, expected: list, outlet: str) -> dict[str, dict]:
     """Every expected article stored once with its exact fields, and no chrome in it."""
-    rows = {row["url"]: row for row in database["articles"].rows}
+    rows = {row["url"]: row for row in database["articles"].rows_where("outlet = ?", [outlet])}
     assert sorted(rows) == sorted(a.url for a in expected)
     for article in expected:
         row = rows[article.url]
