@@ -5,10 +5,11 @@ For each size N (default 2,000 and 10,000 articles; `--quick`: 200) this
 1. builds the replicas (benchmarks/sites.py): N/2 Orda.kz pages (Russian and Kazakh) and N/2
    Sputnik (ru) pages of 40-120 KB each, cached on disk, served by tests/replica/server.py on
    127.0.0.1 with their feeds, sitemaps and listings;
-2. crawls them with `scrapy crawl orda` and `scrapy crawl sputnik_ru` (one after the other, a
-   fresh database, politeness off: no delay, no AutoThrottle, 16 requests per site), measuring
-   wall time, pages/s, CPU time (user + sys) of each crawl's whole process tree (the harness is
-   the tree's subreaper, so the extraction workers count once reaped) and the peak of the summed
+2. crawls them with `scrapy crawl orda sputnik_ru` (both outlets side by side in one process, as
+   `monitor crawl` runs them; the project's registry entries pointed at the replicas, a fresh
+   database, politeness off: no delay, no AutoThrottle, 16 requests per site), measuring wall
+   time, pages/s, CPU time (user + sys) of the crawl's whole process tree (the harness is the
+   tree's subreaper, so the extraction workers count once reaped) and the peak of the summed
    VmRSS of the tree, sampled every 50 ms;
 3. times the floor: one process calling trafilatura's bare_extraction (with the options the
    project's extraction passes) on the same N pages read from disk;
@@ -47,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import sites  # noqa: E402
+from tests.replica.registry import write_registry  # noqa: E402
 from tests.replica.server import ReplicaServer  # noqa: E402
 
 PYTHON = sys.executable
@@ -74,14 +76,6 @@ class Run:
     peak_rss: int = 0  # bytes: the largest sum of VmRSS over the tree at one sample
     returncode: int | None = None
     extra: dict = field(default_factory=dict)
-
-    def add(self, other: Run) -> None:
-        """Runs one after the other: times add up, the peak is the larger one."""
-        self.wall += other.wall
-        self.cpu += other.cpu
-        self.harness_cpu += other.harness_cpu
-        self.peak_rss = max(self.peak_rss, other.peak_rss)
-        self.returncode = other.returncode if not self.returncode else self.returncode
 
 
 def _become_subreaper() -> None:
@@ -204,28 +198,22 @@ def crawl_env() -> dict[str, str]:
     return env
 
 
-def crawl(spider: str, origin: str, since: str, db: Path, log: Path, settings: dict) -> Run:
-    cmd = [PYTHON, "-m", "scrapy", "crawl", spider, "-a", f"base_url={origin}"]
-    cmd += ["-a", f"since={since}"]
-    for key, value in {**CRAWL_SETTINGS, **settings, "MONITOR_DB": str(db)}.items():
+def crawl_all(servers: dict, db: Path, outlets: Path, log: Path, settings: dict) -> Run:
+    """`scrapy crawl orda sputnik_ru`: both outlets side by side in one process."""
+    since = {sites.since(server.site.count) for server in servers.values()}
+    assert len(since) == 1, since
+    cmd = [PYTHON, "-m", "scrapy", "crawl", *servers, "-a", f"since={since.pop()}"]
+    settings = {**CRAWL_SETTINGS, **settings, "MONITOR_DB": str(db), "MONITOR_OUTLETS": outlets}
+    for key, value in settings.items():
         cmd += ["-s", f"{key}={value}"]
+    before = {slug: s.hits(s.site.article_path_regex) for slug, s in servers.items()}
     run = run_measured(cmd, env=crawl_env(), log=log)
     if run.returncode != 0:
-        raise SystemExit(f"scrapy crawl {spider} exited with {run.returncode}; see {log}")
+        raise SystemExit(f"scrapy crawl exited with {run.returncode}; see {log}")
+    run.extra["articles"] = sum(
+        s.hits(s.site.article_path_regex) - before[slug] for slug, s in servers.items()
+    )
     return run
-
-
-def crawl_all(servers: dict, n: int, db: Path, log: Path, settings: dict) -> Run:
-    total = Run(extra={"articles": 0})
-    for slug, server in servers.items():
-        site = server.site
-        before = server.hits(site.article_path_regex)
-        run = crawl(slug, server.origin, sites.since(site.count), db, log, settings)
-        run.extra["articles"] = server.hits(site.article_path_regex) - before
-        total.add(run)
-        total.extra["articles"] += run.extra["articles"]
-        total.extra[slug] = run
-    return total
 
 
 def stored(db: Path) -> tuple[int, int]:
@@ -394,8 +382,11 @@ def bench(n: int, args: argparse.Namespace, with_cli: bool) -> Result:
         server.start()
     try:
         db = work / "monitor.db"
+        outlets = write_registry(
+            work / "outlets.yml", {slug: server.origin for slug, server in servers.items()}
+        )
         settings = dict(args.setting)
-        result.first = crawl_all(servers, n, db, log, settings)
+        result.first = crawl_all(servers, db, outlets, log, settings)
         result.stored, result.failures = stored(db)
         print(
             f"  crawl: {result.first.wall:.1f} s, {result.stored} stored, "
@@ -404,7 +395,7 @@ def bench(n: int, args: argparse.Namespace, with_cli: bool) -> Result:
         )
         result.floor = floor(pages, work, log)
         print(f"  floor: {result.floor.extra['seconds']:.1f} s")
-        result.again = crawl_all(servers, n, db, log, settings)
+        result.again = crawl_all(servers, db, outlets, log, settings)
         print(
             f"  re-crawl: {result.again.wall:.1f} s, "
             f"{result.again.extra['articles']} article pages fetched"
