@@ -140,3 +140,17 @@ def test_a_bad_crawl_of_several_outlets_stops_before_any_request(
     assert last.startswith("Error: ") and message in last
     assert "Traceback" not in result.stderr
     assert all(server.log == [] for server in servers.values())
+
+
+def test_the_crawl_entry_point_without_a_name_is_a_usage_error():
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor.commands"],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith("name at least one outlet or spider")
+    assert "Traceback" not in result.stderr

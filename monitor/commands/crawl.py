@@ -101,3 +101,32 @@ def _check_topics(path: str | None) -> None:
         load_topics(path)
     except TopicError as exc:
         raise MonitorError(str(exc)) from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m monitor.commands NAME... [-a K=V] [-s K=V]`: `scrapy crawl` without loading
+    Scrapy's other commands, for the crawls monitor starts itself (`monitor crawl`, the
+    scheduler). A crawl that finds nothing new is mostly Python and Scrapy starting up."""
+    from scrapy.crawler import AsyncCrawlerProcess
+    from scrapy.utils.project import get_project_settings
+
+    settings = get_project_settings()
+    command = Command()
+    parser = argparse.ArgumentParser(
+        prog="python -m monitor.commands",
+        usage=f"%(prog)s {command.syntax()}",
+        description=command.short_desc(),
+    )
+    settings.setdict(command.default_settings, priority="command")
+    command.settings = settings
+    command.add_options(parser)
+    opts, args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if not args:
+        parser.error("name at least one outlet or spider")
+    try:
+        command.process_options(args, opts)
+        command.crawler_process = AsyncCrawlerProcess(settings)
+        command.run(args, opts)
+    except UsageError as exc:
+        parser.error(str(exc) or "bad arguments")
+    sys.exit(command.exitcode)
