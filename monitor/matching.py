@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from monitor import db
 from monitor.topics import Topic, match_article
 from monitor.topics import load_topics as _load
 
@@ -48,6 +47,8 @@ def rematch(
     Matches of topics no longer in the file are removed. Returns counts per topic before and
     after, and the speed.
     """
+    from monitor import db  # here: the extraction workers import this module, not the database
+
     before = dict(database.execute("SELECT topic, count(*) FROM matches GROUP BY topic").fetchall())
     total = database.execute("SELECT count(*) FROM articles").fetchone()[0]
     started = time.perf_counter()

@@ -1,25 +1,17 @@
 """Item pipelines: extract each fetched page, then store articles and failures.
 
-Extraction is CPU-bound (trafilatura), so it runs in worker processes and the Scrapy reactor
-keeps downloading meanwhile; the workers also stem the article for the search index and match it
-against the topics, so the crawl process is left with downloading and writing. The pool starts
-with the first page to extract: a crawl that finds nothing new starts no worker. Storing is
+Extraction is CPU-bound (trafilatura), so it runs in worker processes (monitor/workers.py) and
+the Scrapy reactor keeps downloading meanwhile; the workers also stem the article for the search
+index and match it against the topics, so the crawl process is left with downloading and
+writing. Storing is
 batched: items are committed at least every MONITOR_COMMIT_INTERVAL seconds, so a crawl killed
 half way keeps what it had stored.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ctypes
 import logging
-import multiprocessing
-import os
-import signal
 import sqlite3
-import sys
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from twisted.internet import task
@@ -27,105 +19,9 @@ from twisted.internet import task
 from monitor import db, extraction
 from monitor.items import Article, Page, PageFailure
 from monitor.urls import clean_url
+from monitor.workers import WorkerPool, worker_pool
 
 logger = logging.getLogger(__name__)
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-_worker_topics: list[Any] = []  # the topics, in a worker process
-
-
-def _warm_up(topics_path: str | None = None, crawl_pid: int | None = None) -> None:
-    """Import trafilatura's heavy parts and load the topics once per worker, not per page.
-
-    A worker also ends when its crawl does, however the crawl ends (a SIGKILL included), so no
-    orphaned worker lives on holding memory.
-    """
-    _die_with(crawl_pid)
-    import trafilatura  # noqa: F401
-
-    from monitor.matching import load_topics
-
-    _worker_topics[:] = load_topics(topics_path)
-
-
-def _die_with(parent: int | None) -> None:
-    """End this process when `parent` ends: the kernel's parent-death signal on Linux."""
-    if parent is None or not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the crawl died before the signal was armed
-        os._exit(1)
-
-
-def extract_and_index(
-    body: bytes, url: str, content_type: str | None, profile: Any
-) -> tuple[dict[str, Any], tuple[str, str, str], list[Any]]:
-    """extraction.extract(), plus the stems for the search index and the topic matches."""
-    from monitor.matching import match
-    from monitor.text import stem_text
-
-    fields = extraction.extract(body, url, content_type, profile)
-    stems = tuple(stem_text(fields.get(key) or "") for key in ("title", "lead", "text"))
-    return fields, stems, match(_worker_topics, fields)
-
-
-class WorkerPool:
-    """The extraction worker processes, shared by all crawls of one process.
-
-    `scrapy crawl orda sputnik_ru` runs two crawls side by side; they share the workers (as
-    many as MONITOR_EXTRACT_WORKERS, not twice that), started with the first page to extract and
-    stopped when the last crawl using them closes.
-    """
-
-    def __init__(self, workers: int, topics_path: str | None):
-        self.workers = workers
-        self.topics_path = topics_path
-        self.executor: ProcessPoolExecutor | None = None
-        self.users = 0
-
-    def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            self.workers,
-            # spawn: the workers are children of the crawl itself (not of a forkserver that
-            # outlives it), start clean without the reactor's threads, and die with it.
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_warm_up,
-            initargs=(self.topics_path, os.getpid()),
-        )
-
-    async def run(self, *args: Any) -> Any:
-        """extract_and_index(*args) in a worker; a worker that dies is replaced, once."""
-        if self.executor is None:
-            self.executor = self._start()
-        loop = asyncio.get_running_loop()
-        executor = self.executor
-        try:
-            return await loop.run_in_executor(executor, extract_and_index, *args)
-        except BrokenProcessPool:
-            # A worker died (out of memory, a crash in C code): replace the pool, retry once.
-            if self.executor is executor:
-                logger.warning("an extraction worker died; restarting the pool")
-                executor.shutdown(wait=False, cancel_futures=False)
-                self.executor = self._start()
-            return await loop.run_in_executor(self.executor, extract_and_index, *args)
-
-    def release(self) -> None:
-        """One crawl is done with the pool; the last one stops the workers."""
-        self.users -= 1
-        if self.users <= 0 and self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
-            self.executor = None
-
-
-_pools: dict[tuple[int, str | None], WorkerPool] = {}
-
-
-def worker_pool(workers: int, topics_path: str | None) -> WorkerPool:
-    """The process's pool for these settings, with one more user."""
-    pool = _pools.setdefault((workers, topics_path), WorkerPool(workers, topics_path))
-    pool.users += 1
-    return pool
 
 
 class ExtractPipeline:
