@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from tests.conftest import (
     SINCE,
     article_requests,
     assert_stored_exactly,
+    clean_env,
     expected_articles,
     scrapy_crawl,
 )
@@ -165,6 +167,18 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def extraction_workers(pid: int) -> list[int]:
+    """The multiprocessing workers among `pid`'s descendants (not its resource tracker)."""
+    found = []
+    for child in descendants(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+        except OSError:
+            continue
+    return found
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -181,37 +195,35 @@ class SlowOrda(OrdaSite):
         return answer
 
 
+def slow_crawl(server: ReplicaServer, db_path, **popen) -> subprocess.Popen:
+    """`scrapy crawl orda` of a slow replica, one request at a time, started in the background."""
+    cmd = [sys.executable, "-m", "scrapy", "crawl", "orda"]
+    cmd += ["-a", f"base_url={server.origin}", "-a", f"since={SINCE}"]
+    for key, value in {**FAST, "CONCURRENT_REQUESTS_PER_DOMAIN": "1"}.items():
+        cmd += ["-s", f"{key}={value}"]
+    cmd += ["-s", f"MONITOR_DB={db_path}"]
+    return subprocess.Popen(cmd, cwd=ROOT, env=clean_env(), stdout=subprocess.DEVNULL, **popen)
+
+
+def wait_for_articles(db_path, count: int, timeout: float = 60) -> int:
+    """Wait until the database holds `count` articles; return how many it holds."""
+    stored = 0
+    deadline = time.monotonic() + timeout
+    while stored < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+        if db_path.exists():
+            try:
+                database = sqlite_utils.Database(db_path)
+                stored = database.execute("select count(*) from articles").fetchone()[0]
+            except Exception:
+                stored = 0
+    return stored
+
+
 def test_a_crawl_killed_half_way_keeps_its_articles_and_the_next_completes(db_path):
     with ReplicaServer(SlowOrda()) as server:
-        cmd = [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            "orda",
-            "-a",
-            f"base_url={server.origin}",
-            "-a",
-            f"since={SINCE}",
-            "-s",
-            f"MONITOR_DB={db_path}",
-        ]
-        for key, value in {**FAST, "CONCURRENT_REQUESTS_PER_DOMAIN": "1"}.items():
-            cmd += ["-s", f"{key}={value}"]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        stored = 0
-        deadline = time.monotonic() + 60
-        while stored < 5 and time.monotonic() < deadline:
-            time.sleep(0.2)
-            if db_path.exists():
-                try:
-                    stored = (
-                        sqlite_utils.Database(db_path)
-                        .execute("select count(*) from articles")
-                        .fetchone()[0]
-                    )
-                except Exception:
-                    stored = 0
+        proc = slow_crawl(server, db_path, stderr=subprocess.DEVNULL)
+        wait_for_articles(db_path, 5)
         workers = descendants(proc.pid)
         assert workers, "extraction runs in worker processes"
         proc.send_signal(signal.SIGKILL)
@@ -229,6 +241,23 @@ def test_a_crawl_killed_half_way_keeps_its_articles_and_the_next_completes(db_pa
         assert sorted(urls) == sorted(a.url for a in expected_articles(server.site))
 
 
+def test_an_extraction_worker_that_dies_loses_no_article(db_path):
+    with ReplicaServer(SlowOrda()) as server:
+        proc = slow_crawl(server, db_path, stderr=subprocess.PIPE, text=True)
+        assert wait_for_articles(db_path, 3) >= 3
+        workers = extraction_workers(proc.pid)
+        assert workers, "extraction runs in worker processes"
+        os.kill(workers[0], signal.SIGKILL)  # as the kernel's out-of-memory killer would
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr[-4000:]
+        assert "an extraction worker died; restarting the pool" in stderr
+        site = server.site
+        database = sqlite_utils.Database(db_path)
+        assert_stored_exactly(database, site, expected_articles(site), "orda")
+        reasons = [row["reason"] for row in database["failures"].rows]
+        assert not [r for r in reasons if "extraction" in r], reasons
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -238,7 +267,6 @@ def test_a_crawl_killed_half_way_keeps_its_articles_and_the_next_completes(db_pa
     ],
 )
 def test_bad_arguments_stop_before_any_request(orda, db_path, args, message):
-    args = [a if "base_url" in a else a for a in args]
     if not any(a.startswith("base_url") for a in args):
         args.append(f"base_url={orda.origin}")
     result = scrapy_crawl("orda", db_path, *args)

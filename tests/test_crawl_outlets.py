@@ -29,7 +29,7 @@ from tests.replica.generic import GenericSite
 from tests.replica.orda import OrdaSite
 from tests.replica.registry import write_registry
 from tests.replica.server import ReplicaServer
-from tests.test_crawl_orda import descendants
+from tests.test_crawl_orda import extraction_workers
 
 
 @pytest.fixture
@@ -38,18 +38,6 @@ def replicas(tmp_path: Path):
         servers = {"orda": orda, "tengrinews": generic}
         origins = {slug: server.origin for slug, server in servers.items()}
         yield servers, write_registry(tmp_path / "outlets.yml", origins)
-
-
-def _extraction_workers(pid: int) -> int:
-    """How many of `pid`'s descendants are multiprocessing workers (not its resource tracker)."""
-    count = 0
-    for child in descendants(pid):
-        try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        except OSError:
-            continue
-        count += b"spawn_main" in cmdline
-    return count
 
 
 def assert_both_stored(servers: dict, db_path: Path) -> list[dict]:
@@ -77,7 +65,7 @@ def test_two_outlets_crawl_side_by_side_in_one_process_sharing_its_workers(repli
     most = 0
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
-        most = max(most, _extraction_workers(proc.pid))
+        most = max(most, len(extraction_workers(proc.pid)))
         time.sleep(0.02)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr.decode()[-4000:]
