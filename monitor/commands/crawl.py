@@ -18,8 +18,8 @@ import sys
 from typing import Any
 
 # Imported here, early, for start-up time: this module builds deprecated aliases with
-# inspect.stack(), which costs about 0.1 s when it is first imported deep inside the reactor
-# (where Scrapy would import it) and a fraction of that here.
+# inspect.stack(), whose cost grows with the depth of the stack; first imported deep inside the
+# reactor (where Scrapy would import it), it takes about 0.07 s longer than here.
 import scrapy.core.downloader.contextfactory  # noqa: F401
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.crawler import Crawler
@@ -57,7 +57,8 @@ class Command(ScrapyCrawl):
         ):
             self.exitcode = 1
         # Everything is stored and closed: skip the interpreter's teardown of a thousand modules
-        # (about 0.1 s, a tenth of a crawl that finds nothing new).
+        # (about 0.085 s, a seventh of a crawl that finds nothing new). So this method does not
+        # return: it ends the process, as `scrapy crawl` and `python -m monitor.commands` would.
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
