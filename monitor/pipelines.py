@@ -80,7 +80,7 @@ class StorePipeline:
         self.interval = crawler.settings.getfloat("MONITOR_COMMIT_INTERVAL", 0.5)
         self.topics_path = crawler.settings.get("MONITOR_TOPICS")
         self.buffer: list[Any] = []
-        self.topics: list[Any] = []
+        self.topics: list[Any] | None = None  # loaded when first needed
         self.loop: task.LoopingCall | None = None
 
     @classmethod
@@ -109,7 +109,7 @@ class StorePipeline:
     def _match(self, fields: dict[str, Any]) -> list[Any]:
         from monitor.matching import load_topics, match  # only when extracting in-process
 
-        if not self.topics:
+        if self.topics is None:
             self.topics = load_topics(self.topics_path)
         return match(self.topics, fields)
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,9 @@ class RunConfig:
     kill_after: float = 15.0  # after SIGTERM, seconds before SIGKILL
 
 
-def crawl_command(outlets: Outlet | list[Outlet], config: RunConfig) -> list[str]:
-    """The crawl command line for one outlet, or for several crawled side by side: `scrapy
-    crawl` without Scrapy's other commands (monitor/commands/), which starts faster."""
-    if isinstance(outlets, Outlet):
-        outlets = [outlets]
+def crawl_command(outlets: Sequence[Outlet], config: RunConfig) -> list[str]:
+    """The crawl command line for outlets crawled side by side in one process: `scrapy crawl`
+    without Scrapy's other commands (monitor/commands/), which starts faster."""
     cmd = [sys.executable, "-m", "monitor.commands", *(o.slug for o in outlets)]
     if config.since:
         cmd += ["-a", f"since={config.since}"]
@@ -85,7 +84,7 @@ class CrawlRunner:
         """One crawl of `outlet`, to the end or to the time limit; returns its status."""
         started = time.monotonic()
         proc = subprocess.Popen(
-            crawl_command(outlet, self.config),
+            crawl_command([outlet], self.config),
             env=scrapy_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
