@@ -192,13 +192,9 @@ class BenchSite(Site):
         """Any page but an article."""
         raise NotImplementedError
 
-    @property
-    def origin(self) -> str:
-        return self._origin
-
-    @origin.setter
+    @Site.origin.setter
     def origin(self, value: str) -> None:
-        self._origin = value.rstrip("/")
+        Site.origin.fset(self, value)
         self._origin_bytes = self._origin.encode()
 
     def path(self, i: int) -> str:

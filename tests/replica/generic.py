@@ -307,7 +307,6 @@ class GenericSite(Site):
     article_path_regex = r"^/[a-z_]+/[a-z0-9-]+-\d+/$"
 
     def __init__(self) -> None:
-        self._origin = ""
         self._pages: dict[str, _Page] = {}
         self._by_id: dict[int, _Page] = {}
         for story in STORIES:
@@ -348,16 +347,6 @@ class GenericSite(Site):
             for phrase in self.chrome_phrases:
                 seen = [article.title, article.lead, *article.paragraphs]
                 assert not any(phrase in part for part in seen), (phrase, article.path)
-
-    @property
-    def origin(self) -> str:  # type: ignore[override]
-        return self._origin
-
-    @origin.setter
-    def origin(self, value: str) -> None:
-        self._origin = value
-        for article in getattr(self, "articles", []):
-            article.url = value + article.path
 
     def edit_article(
         self,

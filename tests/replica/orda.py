@@ -304,7 +304,6 @@ class OrdaSite(Site):
     article_path_regex = r"^/[a-z0-9%_-]+-\d+(__trashed)?/$"
 
     def __init__(self) -> None:
-        self._origin = ""
         self._lock = threading.RLock()
         self._cache: dict[str, Reply] = {}
         self._flaky_served: set[str] = set()
@@ -320,17 +319,11 @@ class OrdaSite(Site):
 
     # -- origin -------------------------------------------------------------------------------
 
-    @property
-    def origin(self) -> str:
-        return self._origin
-
-    @origin.setter
+    @Site.origin.setter
     def origin(self, value: str) -> None:
         with self._lock:
-            self._origin = value.rstrip("/")
             self._cache.clear()
-            for article in self.articles:
-                article.url = self._origin + article.path
+            Site.origin.fset(self, value)
 
     # -- building -----------------------------------------------------------------------------
 

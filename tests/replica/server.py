@@ -75,9 +75,22 @@ class Headers(Mapping[str, str]):
 
 
 class Site:
-    """Base class of a replica site; subclasses implement reply()."""
+    """Base class of a replica site; subclasses implement reply() and keep their ground truth in
+    `articles` (objects with a `path` and a `url`)."""
 
-    origin: str = ""  # set by ReplicaServer before the first request, e.g. "http://127.0.0.1:5555"
+    _origin = ""
+
+    @property
+    def origin(self) -> str:
+        """Set by ReplicaServer before the first request, e.g. "http://127.0.0.1:5555"."""
+        return self._origin
+
+    @origin.setter
+    def origin(self, value: str) -> None:
+        """The articles' absolute URLs follow the origin."""
+        self._origin = value.rstrip("/")
+        for article in getattr(self, "articles", ()):
+            article.url = self._origin + article.path
 
     def reply(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> Reply:
         """Answer one request; path starts with "/", query is the raw query string or ""."""

@@ -264,7 +264,6 @@ class SputnikSite(Site):
             raise ValueError("robots must be 'platform' or 'open'")
         self.edition = EDITIONS[edition]
         self.robots = PLATFORM_ROBOTS if robots == "platform" else OPEN_ROBOTS
-        self._origin = ""
         self._pages: dict[str, _Page] = {}  # by path
         self._by_id: dict[int, _Page] = {}
         self.failed_once: set[str] = set()  # paths of "503" pages already answered 503
@@ -280,16 +279,6 @@ class SputnikSite(Site):
                 assert not any(phrase in part for part in seen), (phrase, article.path)
 
     # -- ground truth ------------------------------------------------------------------------
-
-    @property
-    def origin(self) -> str:  # type: ignore[override]
-        return self._origin
-
-    @origin.setter
-    def origin(self, value: str) -> None:
-        self._origin = value
-        for article in getattr(self, "articles", []):
-            article.url = value + article.path
 
     def _add(self, index: int, text: Text) -> None:
         published = local(text.when)
