@@ -416,9 +416,9 @@ class SputnikBench(BenchSite, sputnik.SputnikSite):
         if path == "/export/rss2/archive/index.xml":
             return self.text(self._bench_feed(), "application/rss+xml; charset=utf-8")
         if path == "/sitemap_article_index.xml":
-            return self.text(self._bench_index(), "application/xml; charset=utf-8")
+            return self.text(self._sitemap_index(), "application/xml; charset=utf-8")
         if path == "/sitemap_article.xml":
-            return self._bench_sitemap(query)
+            return self._sitemap(query)
         if path in ("/", "/news/"):
             return self.text(self._bench_news(0, LISTING_FIRST), "text/html; charset=utf-8")
         if path == "/services/news/more.html":
@@ -438,49 +438,17 @@ class SputnikBench(BenchSite, sputnik.SputnikSite):
             f"<title>Sputnik</title><link>{self.origin}/</link>{items}</channel></rss>\n"
         )
 
-    def _months(self) -> list[tuple[date, date]]:
+    def _sitemap_months(self) -> list[tuple[date, date]]:
         newest, oldest = published(0).date(), published(self.count - 1).date()
         months, first = [], newest.replace(day=1)
         while True:
-            last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-            months.append((first, last))
+            months.append((first, sputnik.month_end(first)))
             if first <= oldest:
                 return months
             first = (first - timedelta(days=1)).replace(day=1)
 
-    def _bench_index(self) -> str:
-        entries = "".join(
-            "<sitemap><loc>"
-            + _esc(f"{self.origin}/sitemap_article.xml?date_start={a:%Y%m%d}&date_end={b:%Y%m%d}")
-            + "</loc></sitemap>"
-            for a, b in self._months()
-        )
-        return (
-            '<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex '
-            f'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</sitemapindex>\n'
-        )
-
-    def _bench_sitemap(self, query: str) -> Reply:
-        params = parse_qs(query)
-        try:
-            start = datetime.strptime(params["date_start"][0], "%Y%m%d").date()
-            end = datetime.strptime(params["date_end"][0], "%Y%m%d").date()
-        except (KeyError, ValueError):
-            return Reply(400, b"bad date range", {"Content-Type": "text/plain"})
-        urls = []
-        for i in range(self.count):
-            if start <= published(i).date() <= end:
-                page = self._page_of(i)
-                lastmod = page.modified or page.published
-                urls.append(
-                    f"<url><loc>{_esc(self.origin + page.article.path)}</loc>"
-                    f"<lastmod>{lastmod.isoformat()}</lastmod></url>"
-                )
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n<urlset '
-            f'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{"".join(urls)}</urlset>\n'
-        )
-        return self.text(body, "application/xml; charset=utf-8")
+    def _published_between(self, start: date, end: date) -> list[sputnik._Page]:
+        return [self._page_of(i) for i in range(self.count) if start <= published(i).date() <= end]
 
     def _bench_news(self, start: int, size: int, fragment: bool = False) -> str:
         shown = [self._page_of(i) for i in range(start, min(start + size, self.count))]

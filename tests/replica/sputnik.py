@@ -221,6 +221,11 @@ def compact(dt: datetime) -> str:
     return dt.strftime("%Y%m%dT%H%M%z")
 
 
+def month_end(first: date) -> date:
+    """The last day of the month that starts on `first`."""
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
 def iso(dt: datetime) -> str:
     return dt.isoformat()
 
@@ -445,11 +450,17 @@ class SputnikSite(Site):
             f"<copyright>© Sputnik</copyright>{''.join(items)}</channel></rss>\n"
         )
 
-    def _sitemap_index(self) -> str:
-        entries = []
+    def _sitemap_months(self) -> list[tuple[date, date]]:
+        """First and last day of each month the sitemap index lists, newest first."""
+        months = []
         for year, month in SITEMAP_MONTHS:
             first = date(year, month, 1)
-            last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+            months.append((first, month_end(first)))
+        return months
+
+    def _sitemap_index(self) -> str:
+        entries = []
+        for first, last in self._sitemap_months():
             loc = (
                 f"{self.origin}/sitemap_article.xml"
                 f"?date_start={first:%Y%m%d}&date_end={last:%Y%m%d}"
@@ -461,6 +472,10 @@ class SputnikSite(Site):
             f"{''.join(entries)}</sitemapindex>\n"
         )
 
+    def _published_between(self, start: date, end: date) -> list[_Page]:
+        """The pages published from `start` to `end` (dates, both included), newest first."""
+        return [p for p in self._newest_first() if start <= p.published.date() <= end]
+
     def _sitemap(self, query: str) -> Reply:
         params = parse_qs(query)
         try:
@@ -469,13 +484,12 @@ class SputnikSite(Site):
         except (KeyError, ValueError):
             return Reply(400, b"bad date range", {"Content-Type": "text/plain"})
         urls = []
-        for page in self._newest_first():
-            if start <= page.published.date() <= end:
-                lastmod = page.modified or page.published
-                urls.append(
-                    f"<url><loc>{_e(self.origin + page.article.path)}</loc>"
-                    f"<lastmod>{iso(lastmod)}</lastmod></url>"
-                )
+        for page in self._published_between(start, end):
+            lastmod = page.modified or page.published
+            urls.append(
+                f"<url><loc>{_e(self.origin + page.article.path)}</loc>"
+                f"<lastmod>{iso(lastmod)}</lastmod></url>"
+            )
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
