@@ -123,27 +123,23 @@ def check_base_url(value: str) -> str:
 def load(path: str | Path) -> dict[str, Outlet]:
     """Read and validate the registry; return outlets by slug.
 
-    A crawl asks for the registry several times (each spider, each argument check): the file
-    is parsed again only when it has changed.
+    A crawl asks for the registry several times (each spider, each argument check): the file is
+    read each time, but parsed and validated again only when its content has changed.
     """
     path = Path(path)
     try:
-        stat = path.stat()
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise MonitorError(f"{path}: outlet registry not found") from None
     except OSError as exc:
         raise MonitorError(f"{path}: cannot read the outlet registry: {exc.strerror}") from None
-    return dict(_load(path, stat.st_mtime_ns, stat.st_size))
+    return dict(_parse(path, raw))
 
 
 @lru_cache(maxsize=8)
-def _load(path: Path, mtime_ns: int, size: int) -> dict[str, Outlet]:
+def _parse(path: Path, raw: bytes) -> dict[str, Outlet]:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)  # noqa: S506
-    except FileNotFoundError:
-        raise MonitorError(f"{path}: outlet registry not found") from None
-    except OSError as exc:
-        raise MonitorError(f"{path}: cannot read the outlet registry: {exc.strerror}") from None
+        data = yaml.load(raw.decode("utf-8"), Loader=SafeLoader)  # noqa: S506
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MonitorError(f"{path}: not valid YAML: {first}") from None
