@@ -360,9 +360,16 @@ class Result:
     failures: int = 0
     first: Run = field(default_factory=Run)
     floor: Run = field(default_factory=Run)
-    again: Run = field(default_factory=Run)  # the median re-crawl
-    again_walls: list[float] = field(default_factory=list)
-    again_articles: int = 0
+    again: list[Run] = field(default_factory=list)  # the re-crawls, fastest first
+
+    @property
+    def median_again(self) -> Run:
+        return self.again[len(self.again) // 2]
+
+    @property
+    def again_articles(self) -> int:
+        return sum(run.extra["articles"] for run in self.again)
+
     cli: Run | None = None
 
 
@@ -407,16 +414,13 @@ def bench(n: int, args: argparse.Namespace, with_cli: bool) -> Result:
         )
         result.floor = floor(pages, work, log)
         print(f"  floor: {result.floor.extra['seconds']:.1f} s")
-        again = sorted(
+        result.again = sorted(
             (crawl_all(servers, db, outlets, log, settings) for _ in range(RECRAWLS)),
             key=lambda run: run.wall,
         )
-        result.again = again[len(again) // 2]
-        result.again_walls = [run.wall for run in again]
-        result.again_articles = sum(run.extra["articles"] for run in again)
         print(
-            f"  re-crawl ({RECRAWLS} times): median {result.again.wall:.2f} s "
-            f"({again[0].wall:.2f}-{again[-1].wall:.2f}), "
+            f"  re-crawl ({RECRAWLS} times): median {result.median_again.wall:.2f} s "
+            f"({result.again[0].wall:.2f}-{result.again[-1].wall:.2f}), "
             f"{result.again_articles} article pages fetched"
         )
         if with_cli and not args.skip_cli:
@@ -467,8 +471,8 @@ def row(r: Result) -> list[str]:
         f"{r.first.peak_rss / 2**20:.0f}",
         f"{floor_s:.1f}",
         f"{r.first.wall / floor_s:.2f}",
-        f"{r.again.wall:.2f} ({min(r.again_walls):.2f}-{max(r.again_walls):.2f})",
-        f"{r.again.wall / r.first.wall:.1%}",
+        f"{r.median_again.wall:.2f} ({r.again[0].wall:.2f}-{r.again[-1].wall:.2f})",
+        f"{r.median_again.wall / r.first.wall:.1%}",
         f"{r.again_articles}",
         cli,
     ]
