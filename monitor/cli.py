@@ -36,6 +36,14 @@ def run_config(obj: Context, **kwargs) -> runner.RunConfig:
     return runner.RunConfig(db=obj.db, outlets=obj.outlets, topics=obj.topics, **kwargs)
 
 
+def check_topic_file(obj: Context) -> None:
+    """A configured topic file must exist and load (MonitorError otherwise), before any work."""
+    from monitor.topics import load_topics
+
+    if obj.topics:
+        load_topics(obj.topics)
+
+
 def fail(message: str) -> None:
     """Print a one-line error and exit with status 2."""
     click.echo(f"Error: {message}", err=True)
@@ -130,6 +138,7 @@ def crawl(
     registry = select(obj, slugs)
     if base_url and len(slugs) != 1:
         fail("--base-url needs exactly one outlet")
+    check_topic_file(obj)
     if since:
         dates.parse_since(since, 3)  # a bad date fails here, before any crawl starts
     config = run_config(obj, since=since, settings=extra)
@@ -151,14 +160,15 @@ def seed(obj: Context, paths: tuple[Path, ...]) -> None:
     Example: monitor seed
     """
     from monitor import db, seeding
-    from monitor.matching import load_topics
+    from monitor.topics import load_topics
 
     folder = Path(obj.outlets).parent
     files = list(paths) or seeding.seed_files(folder)
     if not files:
         fail(f"no seed files (*.txt) in {folder}")
+    loaded = load_topics(obj.topics) if obj.topics else []  # a missing file is an error
     database = db.open_db(obj.db)
-    results = seeding.import_seeds(database, files, load_topics(obj.topics))
+    results = seeding.import_seeds(database, files, loaded)
     for r in results:
         if r.status == "failed":
             click.echo(f"{r.path}: not imported: {r.detail}", err=True)
@@ -383,12 +393,9 @@ def topics(obj: Context) -> None:
     Example: monitor topics
     """
     from monitor import matching
-    from monitor.topics import TopicError, load_topics
+    from monitor.topics import load_topics
 
-    try:
-        loaded = load_topics(obj.topics)
-    except TopicError as exc:
-        fail(str(exc))
+    loaded = load_topics(obj.topics)
     counts = matching.topic_counts(db.open_db(obj.db))
     for topic in loaded:
         total, recent = counts.get(topic.slug, (0, 0))
@@ -406,19 +413,20 @@ def topics(obj: Context) -> None:
 
 
 @cli.command()
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--show", default=20, show_default=True, help="Titles listed per topic and side.")
 @click.pass_obj
-def rematch(obj: Context) -> None:
+def rematch(obj: Context, dry_run: bool, show: int) -> None:
     """Re-score every stored article against the topic file, without recrawling.
 
-    Run it after editing seeds/topics.yml. Example: monitor rematch
+    Run it after editing seeds/topics.yml; --dry-run lists the articles each topic would gain
+    and lose first. A match that still holds keeps its `matched` time.
+    Example: monitor rematch --dry-run
     """
     from monitor import matching
-    from monitor.topics import TopicError, load_topics
+    from monitor.topics import load_topics
 
-    try:
-        loaded = load_topics(obj.topics)
-    except TopicError as exc:
-        fail(str(exc))
+    loaded = load_topics(obj.topics)
     database = db.open_db(obj.db)
     shown = [0.0]
 
@@ -429,11 +437,96 @@ def rematch(obj: Context) -> None:
                 f"  {done:,}/{total:,} articles, {done / max(seconds, 1e-9):,.0f}/s", err=True
             )
 
-    result = matching.rematch(database, loaded, progress)
+    result = matching.rematch(database, loaded, progress, dry_run=dry_run)
+    verb = "would rematch" if dry_run else "rematched"
     click.echo(
-        f"rematched {result['articles']:,} articles in {result['seconds']:.1f} s "
-        f"({result['per_second']:,.0f}/s)"
+        f"{verb} {result['articles']:,} articles in {result['seconds']:.1f} s "
+        f"({result['per_second']:,.0f}/s)" + ("; nothing written" if dry_run else "")
     )
-    for slug in sorted(set(result["before"]) | set(result["after"])):
+    for slug in sorted(set(result["before"]) | set(result["after"]) | set(result["changes"])):
         old, new = result["before"].get(slug, 0), result["after"].get(slug, 0)
-        click.echo(f"  {slug}: {new} matches (was {old})")
+        click.echo(f"  {slug}: {'would have ' if dry_run else ''}{new} matches (was {old})")
+        change = result["changes"].get(slug)
+        if not dry_run or change is None:
+            continue
+        for sign, found in (("+", change.gained), ("-", change.lost)):
+            for article_id, title in found[:show]:
+                click.echo(f"    {sign} {article_id}  {title}")
+            if len(found) > show:
+                click.echo(f"    {sign} ... and {len(found) - show} more")
+
+
+@cli.command(name="match")
+@click.argument("source")
+@click.option("--published", help="The article's date (YYYY-MM-DD) when the source has none.")
+@click.option("--lang", type=click.Choice(["ru", "kk"]), help="Its language (default: detected).")
+@click.pass_obj
+def match_command(obj: Context, source: str, published: str | None, lang: str | None) -> None:
+    """Score one text against the topics and show every rule that fired, with its evidence.
+
+    SOURCE is a file (a seed capture, or a title line and the text), a stored article's URL,
+    or - for stdin. Example: monitor match seeds/000_0f7ca8e65e14babd.txt
+    """
+    from monitor.documents import read_document
+    from monitor.topics import load_topics, score_article
+
+    loaded = load_topics(obj.topics)
+    fields = read_document(source, obj.db)
+    if published:
+        from monitor.topics import publication_day
+
+        if publication_day(published) is None:
+            fail(f"--published {published!r}: use a date such as 2022-01-05")
+        fields["published"] = published
+    if lang:
+        fields["lang"] = lang
+    click.echo(
+        f"{fields.get('title') or '(no title)'}\n"
+        f"  language {fields.get('lang') or '?'}, published {fields.get('published') or 'unknown'}"
+    )
+    for result in score_article(
+        loaded,
+        title=fields.get("title") or "",
+        lead=fields.get("lead") or "",
+        text=fields.get("text") or "",
+        published=fields.get("published"),
+        lang=fields.get("lang"),
+    ):
+        verdict = "MATCH" if result.matched else "no match"
+        click.echo(
+            f"{result.topic}: {verdict}, score {result.score:g} (threshold {result.threshold:g})"
+        )
+        for e in result.evidence:
+            weight = "discard" if e["weight"] == 0 else f"{e['weight']:+g}"
+            click.echo(f"  {weight:>8}  {e['rule']} [{e['field']}] {e['term']}")
+            click.echo(f"            {e['snippet']}")
+        if not result.evidence:
+            click.echo("  no rule fired")
+
+
+@cli.group()
+def topic() -> None:
+    """Tools for writing topics. Example: monitor topic draft seeds/*.txt"""
+
+
+@topic.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--slug", default="draft", show_default=True, help="The draft topic's slug.")
+@click.pass_obj
+def draft(obj: Context, sources: tuple[str, ...], slug: str) -> None:
+    """Propose a topic skeleton from example documents (files or stored articles' URLs).
+
+    Prints the terms most characteristic of the examples against the stored articles, grouped
+    into concepts, as YAML to edit. Example: monitor topic draft seeds/*.txt > draft.yml
+    """
+    from monitor.documents import read_document
+    from monitor.topics.draft import draft_topic
+
+    examples = [read_document(source, obj.db) for source in sources]
+    database = db.open_db(obj.db)
+    corpus = (
+        {"title": r[0], "lead": r[1], "text": r[2], "lang": r[3]}
+        for r in database.execute("SELECT title, lead, text, lang FROM articles")
+    )
+    names = [Path(s).name if not s.startswith("http") else s for s in sources]
+    click.echo(draft_topic(examples, corpus, names, slug=slug), nl=False)

@@ -331,7 +331,11 @@ def save_failure(
 
 
 def save_matches(db: sqlite_utils.Database, article_id: int, matches: Iterable[Any]) -> None:
-    """Replace the topic matches of one article (each with .topic, .score, .evidence)."""
+    """Replace the topic matches of one article (each with .topic, .score, .evidence).
+
+    A topic the article matched before keeps its `matched` time: only a new match is new.
+    """
+    kept = dict(db.execute("SELECT topic, matched FROM matches WHERE article_id = ?", [article_id]))
     db.execute("DELETE FROM matches WHERE article_id = ?", [article_id])
     stamp = now()
     for m in matches:
@@ -343,7 +347,7 @@ def save_matches(db: sqlite_utils.Database, article_id: int, matches: Iterable[A
                 "topic": m.topic,
                 "score": round(m.score, 3),
                 "evidence": json.dumps(m.evidence, ensure_ascii=False),
-                "matched": stamp,
+                "matched": kept.get(m.topic) or stamp,
             },
         )
 

@@ -29,6 +29,7 @@ class Article:
     # lead and text for the search index, and the topic matches (None: not worked out yet).
     stems: tuple[str, str, str] | None = None
     matches: list[Any] | None = None
+    topics: str | None = None  # fingerprint of the topic file the matches were worked out with
 
 
 @dataclass

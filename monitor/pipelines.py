@@ -18,6 +18,7 @@ from twisted.internet import task
 
 from monitor import db, extraction
 from monitor.items import Article, Page, PageFailure
+from monitor.matching import TopicFile
 from monitor.urls import clean_url
 from monitor.workers import WorkerPool, worker_pool
 
@@ -67,7 +68,11 @@ class ExtractPipeline:
             canonical = item.url  # a canonical link to a home or section page is a site bug
         fields.update(url=canonical, outlet=item.outlet, lastmod=item.lastmod, source="crawl")
         return Article(
-            fields=fields, aliases=[*item.requested, item.url], stems=stems, matches=matches
+            fields=fields,
+            aliases=[*item.requested, item.url],
+            stems=stems,
+            matches=matches,
+            topics=self.pool.topics_fingerprint if self.pool is not None else None,
         )
 
 
@@ -80,7 +85,7 @@ class StorePipeline:
         self.interval = crawler.settings.getfloat("MONITOR_COMMIT_INTERVAL", 0.5)
         self.topics_path = crawler.settings.get("MONITOR_TOPICS")
         self.buffer: list[Any] = []
-        self.topics: list[Any] | None = None  # loaded when first needed
+        self.topic_file = TopicFile(self.topics_path)  # loaded when first needed
         self.loop: task.LoopingCall | None = None
 
     @classmethod
@@ -107,11 +112,9 @@ class StorePipeline:
         return item
 
     def _match(self, fields: dict[str, Any]) -> list[Any]:
-        from monitor.matching import load_topics, match  # only when extracting in-process
+        from monitor.matching import match  # only when the workers' matches will not do
 
-        if self.topics is None:
-            self.topics = load_topics(self.topics_path)
-        return match(self.topics, fields)
+        return match(self.topic_file.current(), fields)
 
     def flush(self) -> None:
         """Commit buffered items in one transaction; on a database error keep them for later."""
@@ -141,7 +144,10 @@ class StorePipeline:
                     counts[status] = counts.get(status, 0) + 1
                     if status != "unchanged":
                         matches = item.matches
-                        if matches is None:  # extracted in this process: match here too
+                        # Extracted in this process, or matched by workers with a topic file
+                        # edited since (a rematch may be running): match here, with the file
+                        # as it is while this transaction holds the write lock.
+                        if matches is None or item.topics != self.topic_file.current_fingerprint():
                             matches = self._match(item.fields)
                         db.save_matches(self.db, article_id, matches)
         except sqlite3.Error as exc:

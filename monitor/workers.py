@@ -38,9 +38,9 @@ def _warm_up(topics_path: str | None = None, crawl_pid: int | None = None) -> No
     _die_with(crawl_pid)
     import trafilatura  # noqa: F401
 
-    from monitor.matching import load_topics
+    from monitor.topics import load_topics
 
-    _worker_topics[:] = load_topics(topics_path)
+    _worker_topics[:] = load_topics(topics_path) if topics_path else []
 
 
 def _die_with(parent: int | None) -> None:
@@ -78,8 +78,12 @@ class WorkerPool:
         self.topics_path = topics_path
         self.executor: ProcessPoolExecutor | None = None
         self.users = 0
+        self.topics_fingerprint: str | None = None  # of the topic file the workers loaded
 
     def _start(self) -> ProcessPoolExecutor:
+        from monitor.matching import fingerprint
+
+        self.topics_fingerprint = fingerprint(self.topics_path)  # before the workers read it
         return ProcessPoolExecutor(
             self.workers,
             # spawn: the workers are children of the crawl itself (not of a forkserver that
