@@ -2,7 +2,7 @@
 
 `monitor match` scores one of them and `monitor topic draft` learns from a few. A seed capture
 (seeds/*.txt) is read as `monitor seed` reads it; another text file (or stdin) is a title on its
-first line and the text below; an http(s) URL names an article already in the database.
+first line and the text below; an http(s) URL (or seed:FILE) names an article already stored.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from monitor.errors import MonitorError
 
 def read_document(source: str, database_path: str | None = None) -> dict[str, Any]:
     """Article fields (title, lead, text, published, lang) of FILE, URL or `-` (stdin)."""
-    if source.startswith(("http://", "https://")):
+    if source.startswith(("http://", "https://", "seed:")):
         return stored_article(source, database_path)
     if source == "-":
         return plain_text(sys.stdin.read(), "stdin")

@@ -1208,3 +1208,61 @@ def test_prime_minister_is_not_a_film_premiere():
     )
     (found,) = match_article([topic], title="Отставка правительства", text=text)
     assert not any("film" in item["rule"] for item in found.evidence)
+
+
+def write_topic(tmp_path, extra_topic: str = "", extra_rule: str = "") -> Path:
+    path = tmp_path / "topics.yml"
+    path.write_text(
+        "topics:\n"
+        "  - slug: demo\n    name: Demo\n    description: A demo topic.\n    threshold: 2\n"
+        f"{extra_topic}"
+        "    concepts:\n      curfew: [комендантский час]\n"
+        "    rules:\n      - {any: curfew, weight: 2" + extra_rule + "}\n",
+        "utf-8",
+    )
+    return path
+
+
+def test_a_rule_with_when_during_uses_the_publication_date(tmp_path):
+    path = write_topic(
+        tmp_path, "    period: {from: 2022-01-02, to: 2022-02-28}\n", ", when: during"
+    )
+    topics = load_topics(path)
+    text = "В городе ввели комендантский час."
+    assert match_article(topics, text=text, published="2022-01-06T10:00:00+05:00")
+    assert match_article(topics, text=text, published="2022-02-28")
+    assert not match_article(topics, text=text, published="2020-03-30")
+    assert not match_article(topics, text=text)  # undated: the text alone, and it is not enough
+
+
+def test_when_needs_a_period_and_a_period_needs_dates(tmp_path):
+    with pytest.raises(TopicError, match=r"key 'rules\[1\]\.when': needs the topic's period"):
+        load_topics(write_topic(tmp_path, "", ", when: during"))
+    with pytest.raises(TopicError, match=r"key 'period.to': expected a date"):
+        load_topics(write_topic(tmp_path, "    period: {from: 2022-01-02, to: soon}\n"))
+    with pytest.raises(TopicError, match=r"key 'rules\[1\]\.when': must be one of during, since"):
+        load_topics(
+            write_topic(tmp_path, "    period: {from: 2022-01-02, to: 2022-01-20}\n", ", when: 1")
+        )
+
+
+def test_a_missing_topic_file_is_a_monitor_error(tmp_path):
+    from monitor.errors import MonitorError
+
+    with pytest.raises(MonitorError, match="topic file .* does not exist"):
+        load_topics(tmp_path / "nope.yml")
+
+
+def test_the_stored_language_decides_lang_rules(tmp_path):
+    path = tmp_path / "topics.yml"
+    path.write_text(
+        "topics:\n  - slug: demo\n    name: Demo\n    description: A demo topic.\n"
+        "    threshold: 2\n    concepts:\n      month_kk: [қаңтар]\n"
+        "    rules:\n      - {any: month_kk, weight: 2, lang: ru}\n",
+        "utf-8",
+    )
+    topics = load_topics(path)
+    quote = "The film is called Қаңтар in Kazakh and opens next week in Almaty cinemas."
+    assert not match_article(topics, text=quote)  # detected as English, as monitor.language does
+    assert match_article(topics, text=quote, lang="ru")
+    assert not match_article(topics, text=quote, lang="kk")

@@ -316,9 +316,11 @@ def _applies(
 
 
 def _in_period(when: str, day: date | None, period: tuple[date, date] | None) -> bool:
-    """Whether a dated article falls in the topic's period ("during") or after its start."""
-    if day is None or period is None:
+    """Whether the article's day satisfies a rule's `when` (see WHEN)."""
+    if period is None:
         return False
+    if day is None:
+        return when == "not_before"
     if when == "during":
         return period[0] <= day <= period[1]
     return day >= period[0]

@@ -17,7 +17,9 @@ FIELDS = ("title", "lead", "text")
 DEFAULT_FIELD_WEIGHTS = {"title": 2.0, "lead": 1.5, "text": 1.0}
 RULE_KINDS = ("any", "near", "all", "distinct")
 LANGS = ("ru", "kk")
-WHEN = ("during", "since")  # a rule's `when`: published within the period, or from its start
+# A rule's `when`: dated within the period; dated on or after its start; not dated before it
+# (an undated article counts).
+WHEN = ("during", "since", "not_before")
 MAX_WINDOW = 100
 MAX_TIMES = 10
 MAX_TERM_WORDS = 8
@@ -84,7 +86,7 @@ class Rule:
     discard: bool = False
     whole_article: bool = False  # a negative firing in the body lowers the article's score
     only_in: tuple[str, ...] = FIELDS  # fields where the (first-side) hits may be
-    when: str | None = None  # "during" / "since": the article's date against the topic's period
+    when: str | None = None  # WHEN: the article's date against the topic's period
 
 
 @dataclass(frozen=True)
