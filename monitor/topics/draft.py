@@ -29,6 +29,7 @@ PHRASES = 8
 RELATED = 5  # stored articles of the other language that stand in for examples
 _WORD = re.compile(r"^[^\W\d_]+$")
 _YEAR = re.compile(r"^(19|20)\d\d$")
+_SENTENCE_END = re.compile(r"[.!?…:\n]")
 
 
 @dataclass
@@ -38,6 +39,8 @@ class _Doc:
     lang: str
     stems: list[str]
     forms: dict[str, Counter[str]] = field(default_factory=dict)
+    capitalised: set[str] = field(default_factory=set)  # stems written with a capital mid-sentence
+    lower: set[str] = field(default_factory=set)  # stems written in lower case somewhere
 
     @property
     def vocabulary(self) -> set[str]:
@@ -46,16 +49,28 @@ class _Doc:
 
 def _doc(fields: Mapping[str, Any]) -> _Doc:
     body = "\n".join(str(fields.get(k) or "") for k in ("title", "lead", "text"))
-    raws = textmod.tokens(body)
+    spans = textmod.token_spans(body)
+    raws = [body[a:b] for a, b in spans]
+    starts = {a for a, _ in spans[:1]} | {
+        a
+        for (_, end), (a, _) in zip(spans, spans[1:], strict=False)
+        if _SENTENCE_END.search(body[end:a])
+    }
     norms = [textmod.norm_word(r) for r in raws]
     stems = textmod.stem_words(norms)
     doc = _Doc(str(fields.get("lang") or ""), [])
-    for raw, norm, stem in zip(raws, norms, stems, strict=True):
+    for (start, _), raw, norm, stem in zip(spans, raws, norms, stems, strict=True):
+        if start in starts and doc.stems:
+            doc.stems.append("")  # phrases do not span sentences
         if not (_YEAR.match(norm) or (_WORD.match(norm) and len(norm) >= MIN_LETTERS)):
             stem = ""  # a boundary: phrases do not span it
         doc.stems.append(stem)
         if stem:
             doc.forms.setdefault(stem, Counter())[raw] += 1
+            if raw[:1].islower():
+                doc.lower.add(stem)
+            elif raw[:1].isupper() and start not in starts:
+                doc.capitalised.add(stem)
     return doc
 
 
@@ -96,11 +111,14 @@ def _concepts(examples: list[_Doc], corpus_df: Counter[str], size: int) -> dict[
     top = {stem for _, stem in ranked[: TERMS * 4]}
     names: list[str] = []
     words: list[str] = []
+    capitalised = set().union(*(d.capitalised for d in examples))
+    lower = set().union(*(d.lower for d in examples))
     for _, stem in ranked:
         form = _form(stem, examples)
-        if form[:1].isupper() and len(names) < TERMS:
-            names.append(_name(form))
-        elif not form[:1].isupper() and len(words) < TERMS:
+        if stem in capitalised and stem not in lower:
+            if len(names) < TERMS:
+                names.append(_name(form))
+        elif len(words) < TERMS:
             words.append(form.lower())
     pairs: Counter[tuple[str, str]] = Counter()
     for doc in examples:
