@@ -306,13 +306,13 @@ def _applies(
         return False
     if rule.when is not None and not _in_period(rule.when, article.day, period):
         return False
-    if rule.kind == "near" and not all(present.intersection(group) for group in rule.groups):
+    if rule.kind == "near" and not all(not present.isdisjoint(group) for group in rule.groups):
         return False
-    if rule.kind == "any" and not any(present.intersection(group) for group in rule.groups):
+    if rule.kind == "any" and not any(not present.isdisjoint(group) for group in rule.groups):
         return False
-    if not all(present.intersection(group) for group in rule.with_):
+    if not all(not present.isdisjoint(group) for group in rule.with_):
         return False
-    return not any(present.intersection(group) for group in rule.unless)
+    return not any(not present.isdisjoint(group) for group in rule.unless)
 
 
 def _in_period(when: str, day: date | None, period: tuple[date, date] | None) -> bool:
@@ -342,7 +342,7 @@ def _firings(
 ) -> list[Firing]:
     """How the rule fires: at most `times` firings, best fields first; empty if it does not."""
     if rule.kind in ("all", "distinct"):
-        satisfied = [group for group in rule.groups if present.intersection(group)]
+        satisfied = [group for group in rule.groups if not present.isdisjoint(group)]
         needed = len(rule.groups) if rule.kind == "all" else rule.min
         if len(satisfied) < needed:
             return []
