@@ -7,7 +7,7 @@ dictionary and then works on token positions, so its cost is linear in the artic
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -61,18 +61,11 @@ class _FieldText:
     name: str
     text: str
     first: int  # article position of the field's first token
-    raws: list[str] = field(default_factory=list)  # the field's tokens
-    _spans: list[tuple[int, int]] | None = None
+    spans: list[tuple[int, int]] = field(default_factory=list)  # of the field's tokens
 
     def span(self, position: int) -> tuple[int, int]:
-        """Character offsets of the token at an article position (tokens are found in order)."""
-        if self._spans is None:
-            self._spans, end = [], 0
-            for raw in self.raws:
-                start = self.text.find(raw, end)
-                end = start + len(raw)
-                self._spans.append((start, end))
-        return self._spans[position - self.first]
+        """Character offsets of the token at an article position."""
+        return self.spans[position - self.first]
 
 
 @dataclass
@@ -109,13 +102,17 @@ def _analyse(title: str, lead: str, text: str, lang: str | None, day: date | Non
     sentence_field: list[str] = []
     fields: dict[str, _FieldText] = {}
     for name, value in zip(FIELDS, (title, lead, text), strict=True):
-        first = len(raws)
-        for sentence in _SENTENCE_BREAK.split(value):
-            found = textmod.tokens(sentence)
-            raws.extend(found)
-            sentences.extend([len(sentence_field)] * len(found))
-            sentence_field.append(name)
-        fields[name] = _FieldText(name, value, first, raws[first:])
+        # Sentence k of the field holds the tokens after its k-th break (breaks hold no token).
+        spans = textmod.token_spans(value)
+        breaks = [m.end() for m in _SENTENCE_BREAK.finditer(value)]
+        base = len(sentence_field)
+        fields[name] = _FieldText(name, value, len(raws), spans)
+        raws.extend(value[a:b] for a, b in spans)
+        if breaks:
+            sentences.extend(base + bisect_right(breaks, a) for a, _ in spans)
+        else:
+            sentences.extend([base] * len(spans))
+        sentence_field.extend([name] * (len(breaks) + 1))
     analysed = list(map(_analyse_token, raws))
     if lang is None:
         lang = language.detect(f"{title}\n{lead}\n{text}")
