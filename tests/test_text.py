@@ -46,7 +46,9 @@ def test_kazakh_agglutination_shares_a_stem():
     assert stems("оқиға", "оқиғасы", "оқиғалары", "оқиғаларына", "оқиғасынан") == {"оқиға"}
     assert stems("қаңтар", "қаңтарда", "қаңтардағы", "қаңтардың", "қаңтарынан") == {"қаңтар"}
     assert stems("тәртіпсіздік", "тәртіпсіздіктер", "тәртіпсіздіктерге") == {"тәртіпсіздік"}
-    assert stems("Тоқаев", "Тоқаевтың", "Тоқаевқа") == {"тоқаев"}
+    # A Kazakh spelling of a Russian-style surname is read as the Russian one.
+    assert stems("Тоқаев", "Тоқаевтың", "Тоқаевқа") == stems("Токаев", "Токаевым")
+    assert len(stems("Тоқаев")) == 1
 
 
 def test_kazakh_suffixes_follow_the_sound_before_them():
@@ -110,4 +112,4 @@ def test_stem_text_finds_a_query_in_any_inflection():
 
 
 def test_stem_text_joins_stems_with_single_spaces():
-    assert stem_text("  ОДКБ   и\nмиротворцы ") == "одкб и миротворц"
+    assert stem_text("  ОДКБ   и\nмиротворцы ") == "одкб и миротворец"
