@@ -383,6 +383,9 @@ _SURNAME_SHAPE = re.compile(r"(?:ов|ев|ин|ын)(?:а|у|ым|ой|ою|е|
 # Kazakh spelling of a Russian-style surname once its Kazakh suffixes are gone (Тоқаев, Мәсімова).
 _KAZAKH_SURNAME = re.compile(r"(?:ов|ев|ин)а?$")
 _PROPER = frozenset({"Name", "Patr"})
+# Longer words are not in the dictionary (its guesser would only spend time on them).
+MAX_DICTIONARY_WORD = 32
+_PARTICIPLE = frozenset({"PRTF", "PRTS", "GRND"})
 _KAZAKH_TO_RUSSIAN = str.maketrans("әғқңөұүһі", "агкноуухи")
 
 
@@ -391,6 +394,8 @@ def _russian_key(word: str) -> str:
     of the dictionary's lemma for a word it knows (беспорядки), of the first name for a name it
     guesses (Касыма); else of the word itself."""
     stemmer = _ru_stemmer()
+    if len(word) > MAX_DICTIONARY_WORD:
+        return stemmer.stemWord(word)
     morph = _morph()
     known = morph.word_is_known(word)
     parses = morph.parse(word)
@@ -398,6 +403,10 @@ def _russian_key(word: str) -> str:
         if "Surn" in parse.tag:
             return stemmer.stemWord(parse.normal_form.replace("ё", "е"))
     if known:
+        if parses[0].tag.POS in _PARTICIPLE:
+            # A participle's lemma is its verb's infinitive, but the same participle used as a
+            # noun (погибшие) has its own; the participle's Snowball stem agrees with both.
+            return stemmer.stemWord(word)
         return stemmer.stemWord(parses[0].normal_form.replace("ё", "е"))
     if parses and not _SURNAME_SHAPE.search(word) and _PROPER & parses[0].tag.grammemes:
         return stemmer.stemWord(parses[0].normal_form.replace("ё", "е"))
