@@ -30,6 +30,7 @@ search index records the version it was built with, and is rebuilt when it chang
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 import unicodedata
@@ -115,6 +116,7 @@ def _morph():
     """The pymorphy3 analyser (about 0.15 s and 15 MB to load: only when a Russian word comes)."""
     import pymorphy3
 
+    logging.getLogger("pymorphy3").setLevel(logging.WARNING)  # not a line per crawl in the log
     with _MORPH_LOCK:
         return pymorphy3.MorphAnalyzer(lang="ru")
 
@@ -396,9 +398,8 @@ def _russian_key(word: str) -> str:
     stemmer = _ru_stemmer()
     if len(word) > MAX_DICTIONARY_WORD:
         return stemmer.stemWord(word)
-    morph = _morph()
-    known = morph.word_is_known(word)
-    parses = morph.parse(word)
+    parses = _morph().parse(word)
+    known = bool(parses) and parses[0].is_known
     for parse in parses:
         if "Surn" in parse.tag:
             return stemmer.stemWord(parse.normal_form.replace("ё", "е"))
