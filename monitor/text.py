@@ -52,6 +52,7 @@ __all__ = [
     "analyser_version",
     "kazakh_stem",
     "key_spans",
+    "load_vocabulary",
     "norm_word",
     "normalize",
     "stem",
@@ -452,14 +453,20 @@ _loading = threading.local()
 
 
 @cache
-def _load_vocabulary(path: Path) -> _Vocabulary:
+def load_vocabulary(path: Path) -> _Vocabulary:
+    """The analyser's vocabulary file (see seeds/analyser.yml), checked; read once per path.
+
+    Raises MonitorError with a one-line reason for a file that cannot be used."""
     try:
         raw = path.read_bytes()
         data = yaml.safe_load(raw) or {}
     except OSError as exc:
         raise MonitorError(f"analyser vocabulary {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise MonitorError(f"analyser vocabulary {path}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        reason = getattr(exc, "problem", None) or "cannot be read"
+        raise MonitorError(f"analyser vocabulary {path}: not valid YAML{where}: {reason}") from None
 
     def word_list(key: str) -> frozenset[str]:
         value = data.get(key) or []
@@ -513,7 +520,7 @@ def _vocabulary() -> _Vocabulary:
     loading = getattr(_loading, "vocabulary", None)
     if loading is not None:
         return loading
-    return _load_vocabulary(VOCABULARY)
+    return load_vocabulary(VOCABULARY)
 
 
 @cache
