@@ -3,14 +3,17 @@
 
 Real SQLite files throughout; the commands run as subprocesses, as a user runs them."""
 
+import socket
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 import Stemmer
 
 from monitor import db, search_index
 from monitor.text import analyser_version, stem_text, words
-from tests.conftest import run_monitor
+from tests.conftest import ROOT, clean_env, run_monitor
 
 FIRST = ["Токаев", "Масимов", "Назарбаев", "Сагинтаев", "Кудебаев"]
 TOPICS = ["беспорядки", "митинги", "миротворцы", "задержания", "пожары"]
@@ -190,3 +193,35 @@ def test_reindex_refuses_a_bad_batch_size_with_a_one_line_error(db_path):
     result = run_monitor("--db", str(db_path), "reindex", "--batch", "0")
     assert result.returncode == 2
     assert "Error" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_and_crawl_warn_once_about_a_stale_index(db_path):
+    legacy_db(db_path, count=3).conn.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]  # nothing listens here: the crawl fails at once
+    crawl = run_monitor(
+        "--db", str(db_path), "crawl", "orda", "--base-url", f"http://127.0.0.1:{free}",
+        "-s", "RETRY_TIMES=0", timeout=120,
+    )  # fmt: skip
+    lines = crawl.stderr.splitlines()
+    warnings = [line for line in lines if line.startswith("Warning: the search index")]
+    assert len(warnings) == 1 and lines.index(warnings[0]) < lines.index("crawling orda ...")
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--db", str(db_path), "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = serve.stderr.readline()
+    finally:
+        serve.terminate()
+        serve.wait(timeout=10)
+    assert first.startswith("Warning: the search index") and "monitor reindex" in first
