@@ -380,8 +380,9 @@ def _known_kazakh(word: str) -> str | None:
 
 # --- Russian ------------------------------------------------------------------------------------
 
-# A word that may be a Russian-style surname in some case (Токаева, Масимовым, Путиной): worth
-# asking the dictionary about even when it does not know the word.
+# A word that may be a Russian-style surname in some case (Токаева, Масимовым, Путиной): when the
+# dictionary does not know it, its guess of a first name is not taken (Масимов is no plural of
+# a name Масим).
 _SURNAME_SHAPE = re.compile(r"(?:ов|ев|ин|ын)(?:а|у|ым|ой|ою|е|ы|ых|ыми)?$")
 # Kazakh spelling of a Russian-style surname once its Kazakh suffixes are gone (Тоқаев, Мәсімова).
 _KAZAKH_SURNAME = re.compile(r"(?:ов|ев|ин)а?$")
