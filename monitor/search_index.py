@@ -198,7 +198,7 @@ def reindex(
             break
         stems = {row[0]: (row[1], _stem_fields(row[2:])) for row in rows}  # outside the lock
         with dbmod.writing(db):
-            _check_owner(db, version)
+            _check_owner(db, version, upto)
             written += _write_batch(db, stems, upto, rows[-1][0])
             upto = rows[-1][0]
             db.execute(
@@ -209,7 +209,7 @@ def reindex(
         if progress:
             progress(done, max(total, done), time.perf_counter() - started)
     with dbmod.writing(db):
-        _check_owner(db, version)
+        _check_owner(db, version, upto)
         # Articles stored after the last batch was read.
         late = db.execute("SELECT max(id) FROM articles").fetchone()[0] or 0
         if late > upto:
@@ -235,11 +235,17 @@ def reindex(
     }
 
 
-def _check_owner(db: sqlite_utils.Database, version: str) -> None:
-    if state(db).building != version:
+def _check_owner(db: sqlite_utils.Database, version: str, upto: int) -> None:
+    """Inside the write transaction: the rebuild is still this one's, where this one left it."""
+    current = state(db)
+    if current.building is None:
+        raise MonitorError("another `monitor reindex` finished the rebuild meanwhile")
+    if current.building != version:
         raise MonitorError(
             "another `monitor reindex` with a different word analyser took over the rebuild"
         )
+    if current.built_upto != upto:
+        raise MonitorError("another `monitor reindex` is rebuilding the search index")
 
 
 def _write_batch(

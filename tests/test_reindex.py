@@ -12,6 +12,7 @@ import pytest
 import Stemmer
 
 from monitor import db, search_index
+from monitor.errors import MonitorError
 from monitor.text import analyser_version, stem_text, words
 from tests.conftest import ROOT, clean_env, run_monitor
 
@@ -225,3 +226,18 @@ def test_serve_and_crawl_warn_once_about_a_stale_index(db_path):
         serve.terminate()
         serve.wait(timeout=10)
     assert first.startswith("Warning: the search index") and "monitor reindex" in first
+
+
+def test_two_rebuilds_at_once_never_write_an_article_twice(db_path):
+    database = legacy_db(db_path, count=30)
+    other = db.open_db(db_path)
+
+    def the_other_one_overtakes(done, total, seconds):
+        if done == 10:  # while this rebuild is between batches, another one runs to the end
+            search_index.reindex(other, batch=7)
+
+    with pytest.raises(MonitorError, match="another `monitor reindex`"):
+        search_index.reindex(database, batch=10, progress=the_other_one_overtakes)
+    assert search_index.state(database).current
+    assert integrity_ok(database)
+    assert len(found(database, "говорил")) == 30
