@@ -400,20 +400,46 @@ def _russian_key(word: str) -> str:
     stemmer = _ru_stemmer()
     if len(word) > MAX_DICTIONARY_WORD:
         return stemmer.stemWord(word)
+    entries = _dictionary_entries(word)
+    if entries:
+        surname = next((lemma for tag, lemma in entries if "Surn" in tag), None)
+        if surname is not None:
+            return stemmer.stemWord(surname)
+        if len({lemma for _, lemma in entries}) == 1:
+            return _lemma_key(word, entries[0][0].POS, entries[0][1])
+    # An ambiguous word (стали: стать or сталь) or one the dictionary does not know: the full
+    # analysis, whose readings come most likely first (and are guessed for an unknown word).
     parses = _morph().parse(word)
     known = bool(parses) and parses[0].is_known
     for parse in parses:
         if "Surn" in parse.tag:
             return stemmer.stemWord(parse.normal_form.replace("ё", "е"))
     if known:
-        if parses[0].tag.POS in _PARTICIPLE:
-            # A participle's lemma is its verb's infinitive, but the same participle used as a
-            # noun (погибшие) has its own; the participle's Snowball stem agrees with both.
-            return stemmer.stemWord(word)
-        return stemmer.stemWord(parses[0].normal_form.replace("ё", "е"))
+        return _lemma_key(word, parses[0].tag.POS, parses[0].normal_form.replace("ё", "е"))
     if parses and not _SURNAME_SHAPE.search(word) and _PROPER & parses[0].tag.grammemes:
         return stemmer.stemWord(parses[0].normal_form.replace("ё", "е"))
     return stemmer.stemWord(word)
+
+
+def _lemma_key(word: str, pos: str | None, lemma: str) -> str:
+    if pos in _PARTICIPLE:
+        # A participle's lemma is its verb's infinitive, but the same participle used as a noun
+        # (погибшие) has its own; the participle's Snowball stem agrees with both.
+        return _ru_stemmer().stemWord(word)
+    return _ru_stemmer().stemWord(lemma)
+
+
+def _dictionary_entries(word: str) -> list[tuple]:
+    """(tag, lemma) of every reading the dictionary has for the word: the look-up the full
+    analysis starts with, without building its results (about 3 times faster)."""
+    morph = _morph()
+    dictionary = morph.dictionary
+    return [
+        (dictionary.build_tag_info(para, index),
+         dictionary.build_normal_form(para, index, fixed).replace("ё", "е"))
+        for fixed, readings in dictionary.words.similar_items(word, morph.char_substitutes)
+        for para, index in readings
+    ]  # fmt: skip
 
 
 def _word_key(word: str) -> str:
