@@ -50,6 +50,15 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+def warn_if_index_stale(db_path: str) -> None:
+    """One warning line on stderr when the search index needs `monitor reindex`."""
+    from monitor import search_index
+
+    warning = search_index.stale_warning(db.open_db(db_path))
+    if warning:
+        click.echo(warning, err=True)
+
+
 class MonitorGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
@@ -144,6 +153,7 @@ def crawl(
     config = run_config(obj, since=since, settings=extra)
     if base_url:
         config.base_urls[slugs[0]] = outlets.check_base_url(base_url)
+    warn_if_index_stale(obj.db)
     click.echo(f"crawling {', '.join(o.slug for o in registry)} ...", err=True)
     result = subprocess.run(runner.crawl_command(registry, config), env=runner.scrapy_env())
     if result.returncode != 0:
@@ -324,6 +334,7 @@ def status(obj: Context) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    warn_if_index_stale(obj.db)
 
 
 @cli.command()
@@ -337,6 +348,7 @@ def serve(obj: Context, host: str, port: int) -> None:
     """
     from monitor.serve import serve as run_datasette
 
+    warn_if_index_stale(obj.db)
     sys.exit(run_datasette(obj.db, host=host, port=port))
 
 
@@ -530,3 +542,55 @@ def draft(obj: Context, sources: tuple[str, ...], slug: str) -> None:
     )
     names = [Path(s).name if not s.startswith("http") else s for s in sources]
     click.echo(draft_topic(examples, corpus, names, slug=slug), nl=False)
+
+
+@cli.command()
+@click.option(
+    "--batch",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Articles per transaction; progress is saved after each.",
+)
+@click.option("--force", is_flag=True, help="Rebuild even if the index is up to date.")
+@click.pass_obj
+def reindex(obj: Context, batch: int, force: bool) -> None:
+    """Rebuild the stemmed search index with the current word analyser.
+
+    Needed when the analyser changed (an upgrade, an edit of seeds/analyser.yml): `monitor
+    status` says so. Stopped or crashed half-way, it resumes where it stopped; searches use the
+    old index until the new one is complete. Example: monitor reindex
+    """
+    import time
+
+    from monitor import search_index
+    from monitor.text import analyser_version
+
+    database = db.open_db(obj.db)
+    before = search_index.state(database)
+    terminal = sys.stderr.isatty()
+    shown = [0.0]
+
+    def progress(done: int, total: int, seconds: float) -> None:
+        rate = f"{done / max(seconds, 1e-9):,.0f}/s"
+        if terminal:
+            if time.monotonic() - shown[0] >= 0.2 or done == total:
+                shown[0] = time.monotonic()
+                percent = 100 * done / max(total, 1)
+                click.echo(f"\r  {done:,}/{total:,} articles ({percent:.0f}%), {rate}  ", nl=False,
+                           err=True)  # fmt: skip
+        else:
+            click.echo(f"  reindexed {done:,}/{total:,} articles, {rate}", err=True)
+
+    if before.building == analyser_version():
+        click.echo(f"resuming the rebuild after article {before.built_upto:,}", err=True)
+    result = search_index.reindex(database, batch=batch, progress=progress, force=force)
+    if terminal and result["articles"]:
+        click.echo("", err=True)
+    if result["status"] == "current":
+        click.echo(f"search index is up to date (word analyser {result['version']})")
+        return
+    click.echo(
+        f"search index rebuilt with word analyser {result['version']}: "
+        f"{result['articles']:,} articles in {result['seconds']:.1f} s"
+    )

@@ -126,6 +126,14 @@ def m002_schedule(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m012_analyser(db: sqlite_utils.Database) -> None:
+    # The word analyser version the stemmed index was built with (monitor/search_index.py).
+    from monitor import search_index
+
+    search_index.create_state(db)
+
+
 def now() -> str:
     """The current time as ISO 8601 UTC, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -284,26 +292,15 @@ def _index_stems(
     row: dict[str, Any],
     stems: tuple[str, str, str] | None = None,
 ) -> None:
-    if stems is None:
-        from monitor.text import stem_text
+    from monitor import search_index
 
-        stems = tuple(stem_text(row.get(key) or "") for key in ("title", "lead", "text"))
-    db.execute(
-        "INSERT INTO articles_stem_fts (rowid, title, lead, text) VALUES (?, ?, ?, ?)",
-        [article_id, *stems],
-    )
+    search_index.add(db, article_id, row, stems)
 
 
 def _unindex_stems(db: sqlite_utils.Database, article_id: int) -> None:
-    from monitor.text import stem_text
+    from monitor import search_index
 
-    # A contentless FTS5 table forgets a row only when given the exact values it indexed.
-    old = db.execute("SELECT title, lead, text FROM articles WHERE id = ?", [article_id]).fetchone()
-    db.execute(
-        "INSERT INTO articles_stem_fts (articles_stem_fts, rowid, title, lead, text) "
-        "VALUES ('delete', ?, ?, ?, ?)",
-        [article_id, *(stem_text(v or "") for v in old)],
-    )
+    search_index.remove(db, article_id)
 
 
 def save_failure(

@@ -8,6 +8,7 @@ Chromium built (--dump-dom), after scripts ran.
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -141,6 +142,16 @@ def test_search_page(server, profile):
     page = dom(profile, url)
     assert "Қаңтар оқиғасынан бір жыл өтті" in page
     screenshot(profile, url, "search-kk.png")
+
+
+def test_search_page_highlights_the_words_found(server, profile):
+    url = server + "/monitor/search?" + urlencode({"q": "беспорядок"})
+    page = dom(profile, url)
+    results = page[page.index("<table") :]
+    marked = re.findall(r"<mark>(.*?)</mark>", results)
+    assert marked and all(m.lower().startswith("беспоряд") for m in marked)
+    assert "Word forms are merged" in page
+    screenshot(profile, url, "search-highlight.png")
 
 
 def test_dashboard_draws_charts_offline(server, profile):

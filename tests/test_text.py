@@ -2,7 +2,8 @@
 
 import pytest
 
-from monitor.text import normalize, stem, stem_text, words
+from monitor.errors import MonitorError
+from monitor.text import VOCABULARY, load_vocabulary, normalize, stem, stem_text, words
 
 
 def stems(*forms):
@@ -46,7 +47,9 @@ def test_kazakh_agglutination_shares_a_stem():
     assert stems("оқиға", "оқиғасы", "оқиғалары", "оқиғаларына", "оқиғасынан") == {"оқиға"}
     assert stems("қаңтар", "қаңтарда", "қаңтардағы", "қаңтардың", "қаңтарынан") == {"қаңтар"}
     assert stems("тәртіпсіздік", "тәртіпсіздіктер", "тәртіпсіздіктерге") == {"тәртіпсіздік"}
-    assert stems("Тоқаев", "Тоқаевтың", "Тоқаевқа") == {"тоқаев"}
+    # A Kazakh spelling of a Russian-style surname is read as the Russian one.
+    assert stems("Тоқаев", "Тоқаевтың", "Тоқаевқа") == stems("Токаев", "Токаевым")
+    assert len(stems("Тоқаев")) == 1
 
 
 def test_kazakh_suffixes_follow_the_sound_before_them():
@@ -110,4 +113,37 @@ def test_stem_text_finds_a_query_in_any_inflection():
 
 
 def test_stem_text_joins_stems_with_single_spaces():
-    assert stem_text("  ОДКБ   и\nмиротворцы ") == "одкб и миротворц"
+    assert stem_text("  ОДКБ   и\nмиротворцы ") == "одкб и миротворец"
+
+
+# --- the vocabulary file ------------------------------------------------------------------------
+
+
+def test_the_vocabulary_file_of_the_repository_loads():
+    vocabulary = load_vocabulary(VOCABULARY)
+    assert "қаңтар" in vocabulary.kazakh_stems
+    assert vocabulary.spellings  # Жаңаөзен → Жанаозен and the others
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("kazakh_stems: [жыл\n", "not valid YAML"),
+        ("kazakh_stems: жыл\n", "kazakh_stems must be a list of words"),
+        ("spellings: [Алматы, Almaty]\n", "spellings must be a list of lists"),
+        ("spellings:\n  - [Алматы]\n", "spellings must be a list of lists"),
+        ("spellings:\n  - [Алма-Ата, Алматы]\n", "'Алма-Ата' must be one word"),
+    ],
+)
+def test_a_broken_vocabulary_file_is_refused_with_a_one_line_reason(tmp_path, content, message):
+    path = tmp_path / "analyser.yml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(MonitorError) as error:
+        load_vocabulary(path)
+    assert message in str(error.value) and str(path) in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_missing_vocabulary_file_is_refused(tmp_path):
+    with pytest.raises(MonitorError, match="analyser vocabulary"):
+        load_vocabulary(tmp_path / "nothing.yml")

@@ -1,4 +1,5 @@
-"""Russian and Kazakh word-form search in SQL: stem(), stem_query() and search_snippet().
+"""Russian and Kazakh word-form search in SQL (stem(), stem_query(), search_snippet()), and the
+search hits highlighted in the snippets of the search pages.
 
 Registered on every Datasette connection, so canned queries can search the stemmed index:
 
@@ -7,26 +8,34 @@ Registered on every Datasette connection, so canned queries can search the stemm
 
 stem_query() turns what a person types into a safe FTS5 query over the stems that
 ``monitor.text.stem_text`` wrote into ``articles_stem_fts``, so "событие" finds "январских
-событий", "оқиға" finds "оқиғасынан" and "ёлка" finds "елки". It understands a little syntax:
+событий", "оқиға" finds "оқиғасынан", "ёлка" finds "елки", "беспорядок" finds "беспорядки",
+"Токаев" finds "Токаевым" and "Тоқаевтың", "Жанаозен" finds "Жаңаөзен" and "Алматы" finds
+"Алма-Ата" (the word analyser gives every form and spelling of a word one key). It understands a
+little syntax:
 
-    word         every form of the word (its stem; plus the word itself as a prefix, which helps
-                 with names the stemmer cuts short: Токаев finds Токаева)
-    word*        every word starting with it (after normalisation, no stemming)
+    word         every form and spelling of the word (its key)
+    word*        every word starting with it (after normalisation), and its key
     "two words"  the stems next to each other, in that order
     a OR b       either
     -word        not this word
 
 Anything else (punctuation, quotes left open, FTS5 operators) is treated as text, so no input
 raises an error; an empty query matches nothing.
+
+On the HTML pages of the canned queries, the words of a ``snippet`` column that the query found
+are wrapped in <mark> (the text itself escaped); JSON and CSV keep the plain snippet.
 """
 
 from __future__ import annotations
 
+import contextvars
 import re
+from urllib.parse import parse_qs
 
 from datasette import hookimpl
+from markupsafe import Markup, escape
 
-from monitor.text import norm_word, stem_text, stem_words, token_spans, tokens, words
+from monitor.text import fold_phrases, key_spans, norm_word, stem_text, stem_words, words
 
 _PIECE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 MIN_PREFIX = 3
@@ -40,11 +49,9 @@ def _quote(value: str) -> str:
 def _word_term(word: str, prefix: bool) -> str:
     stem = stem_words([word])[0]
     if prefix and len(word) >= MIN_PREFIX:
-        # Words starting with `word` were indexed by stems that start with it (Токаева: токаев)
-        # or that it starts with (Токаев: тока).
+        # Words starting with `word` were indexed by keys that start with it (Токаевский) or by
+        # its own key (Токаева: the key of Токаев).
         return f"({_quote(stem)} OR {_quote(word)} *)" if stem != word else f"{_quote(word)} *"
-    if stem != word and len(word) > len(stem) + 1 and len(word) >= MIN_PREFIX + 2:
-        return f"({_quote(stem)} OR {_quote(word)} *)"
     return _quote(stem)
 
 
@@ -52,6 +59,10 @@ def _terms(raw: str) -> list[str]:
     """FTS5 terms for one bare piece of input (which may hold several words: Нур-Султан)."""
     prefix = raw.endswith("*")
     found = words(raw)
+    if len(found) > 1 and not prefix:
+        folded = fold_phrases(stem_words(found))
+        if len(folded) != len(found):  # a two-word spelling of a name: Алма-Ата
+            return [_quote(key) for key in folded]
     return [_word_term(w, prefix and i == len(found) - 1) for i, w in enumerate(found)]
 
 
@@ -94,37 +105,99 @@ def stem_query(q: str | None) -> str:
     return query
 
 
+def _wanted(q: str | None) -> tuple[set[str], tuple[str, ...]]:
+    """The keys and the prefixes a query looks for (not those it leaves out with -word)."""
+    wanted: set[str] = set()
+    prefixes: list[str] = []
+    for match in _PIECE.finditer(q or ""):
+        minus, phrase, bare = match.groups()
+        if minus or (bare and (bare == "OR" or (bare.startswith("-") and len(bare) > 1))):
+            continue
+        wanted.update(stem_text(phrase if phrase is not None else bare).split())
+        if bare and bare.endswith("*"):
+            found = words(bare)
+            if found and len(found[-1]) >= MIN_PREFIX:
+                prefixes.append(found[-1])
+    return wanted, tuple(prefixes)
+
+
+def _hits(text: str, q: str | None) -> list[tuple[int, int]]:
+    """Character spans of the words of text that the query finds."""
+    wanted, prefixes = _wanted(q)
+    if not wanted and not prefixes:
+        return []
+    return [
+        (start, end)
+        for start, end, key in key_spans(text)
+        if key in wanted or (prefixes and norm_word(text[start:end]).startswith(prefixes))
+    ]
+
+
 def search_snippet(text: str | None, q: str | None, width: int = 240) -> str | None:
     """About `width` characters of plain text around the first word that the query finds."""
     if not text:
         return text
-    wanted_stems = set(stem_text(q or "").split()) - {"or"}
-    prefixes = tuple(
-        norm_word(piece.rstrip("*"))
-        for piece in (q or "").split()
-        if piece.endswith("*") and len(piece.rstrip("*")) >= MIN_PREFIX
-    )
-    spans = token_spans(text)
-    hit = None
-    for (start, end), token in zip(spans, tokens(text), strict=True):
-        norm = norm_word(token)
-        if stem_words([norm])[0] in wanted_stems or (prefixes and norm.startswith(prefixes)):
-            hit = (start, end)
-            break
+    hits = _hits(text, q)
+    hit = hits[0] if hits else None
     if hit is None:
         start, end = 0, min(len(text), width)
     else:
         start = max(0, hit[0] - width // 3)
-        end = min(len(text), start + width)
+        end = min(len(text), max(start + width, hit[1]))
     # Cut at spaces so no word is broken, and mark what was left out.
     if start > 0:
         space = text.find(" ", start)
         start = space + 1 if 0 <= space < hit[0] else start
     if end < len(text):
         space = text.rfind(" ", start, end)
-        end = space if space > start else end
+        end = space if space > start and (hit is None or space >= hit[1]) else end
     snippet = " ".join(text[start:end].split())
     return ("… " if start > 0 else "") + snippet + (" …" if end < len(text) else "")
+
+
+def highlight(text: str, q: str | None) -> Markup:
+    """Text, escaped, with every word the query finds wrapped in <mark>."""
+    out: list[str] = []
+    last = 0
+    for start, end in _hits(text, q):
+        out.append(escape(text[last:start]))
+        out.append(Markup("<mark>{}</mark>").format(text[start:end]))
+        last = end
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+# The `q` of the page being rendered: render_cell is not given the request in Datasette 0.65.
+_QUERY: contextvars.ContextVar[str | None] = contextvars.ContextVar("search_q", default=None)
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def remember_query(scope, receive, send):
+            if scope.get("type") == "http":
+                params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+                token = _QUERY.set((params.get("q") or [None])[0])
+                try:
+                    await app(scope, receive, send)
+                finally:
+                    _QUERY.reset(token)
+            else:
+                await app(scope, receive, send)
+
+        return remember_query
+
+    return wrap
+
+
+@hookimpl
+def render_cell(value, column, table, database):
+    if column != "snippet" or table is not None or not isinstance(value, str):
+        return None
+    q = _QUERY.get()
+    if database != "monitor" or not q:
+        return None
+    return highlight(value, q)
 
 
 @hookimpl
