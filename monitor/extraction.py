@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -22,7 +22,7 @@ import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from monitor import dates, language
+from monitor import dates, language, template
 
 # Chrome lines every outlet in the region uses; an outlet entry can add its own.
 COMMON_DROP_TEXT = (
@@ -86,14 +86,23 @@ def decode(body: bytes, content_type: str | None = None) -> str:
 
 
 def extract(
-    body: bytes, url: str, content_type: str | None = None, profile: Mapping[str, Any] | None = None
+    body: bytes,
+    url: str,
+    content_type: str | None = None,
+    profile: Mapping[str, Any] | None = None,
+    *,
+    chrome: Collection[int] = frozenset(),
+    blocks: list[int] | None = None,
 ) -> dict[str, Any]:
     """Extract one article page.
 
     `profile` is the outlet's extraction entry: `body` (CSS selector of the article body),
     `lead`, `title`, `published`, `modified`, `author`, `tags` (CSS selectors, `::attr(x)`
     allowed), `drop` (CSS selectors of chrome to remove) and `drop_text` (regexes of chrome
-    paragraphs). Raises ExtractionError when there is no article text.
+    paragraphs). `chrome` is the outlet template's chrome (monitor/template.py): those blocks
+    are dropped; if `blocks` is a list, the page's block keys are added to it (for the template
+    to learn from), even when the page is refused. Raises ExtractionError when there is no
+    article text.
     """
     profile = profile or {}
     if not body or not body.strip():
@@ -105,6 +114,10 @@ def extract(
         raise ExtractionError(f"unparseable HTML: {exc}") from None
     meta = _metadata(tree, profile)
     _drop_chrome(tree, profile.get("drop", ()))
+    if blocks is not None or chrome:
+        keys = template.strip(tree, frozenset(chrome))
+        if blocks is not None:
+            blocks.extend(keys)
     patterns = [re.compile(p, re.I) for p in (*COMMON_DROP_TEXT, *profile.get("drop_text", ()))]
     text = _body_text(tree, url, profile.get("body"), patterns)
     if len(text) < MIN_TEXT:

@@ -1,0 +1,200 @@
+"""The outlet template: the blocks an outlet repeats on many of its pages, learned as it is crawled.
+
+A crawler sees hundreds of pages of each outlet; a block of text that recurs across many of
+them (menus, footers, "read also" boxes, subscription lines, the same sidebar headlines) is the
+outlet's chrome whatever its markup. Each page's blocks are keyed by their markup context and
+text: the block's tag, whether it is mostly link text, and its whitespace-collapsed text (a
+64-bit hash of these). `Template` counts, per key, the distinct pages it was seen on; a key
+becomes chrome once
+
+- a link-dense or short block (a headline in a list, "Share", a byline) was seen on at least
+  LINK_PAGES other pages;
+- a prose block was seen on at least PROSE_PAGES other pages and on at least PROSE_SHARE of
+  them (the outlet's standard legal line is; a sentence quoted in two or three articles is not).
+
+Extraction (monitor/extraction.py) drops the elements whose key is chrome before trafilatura
+reads the page. Memory and storage are bounded: at most MAX_KEYS keys per outlet (the rarest and
+oldest go first), and counts are halved every WINDOW pages so that an outlet's changed layout
+is forgotten. The template is kept in the database (`templates` table) so a new crawl starts
+from what the last one learned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import lxml.html
+
+LINK_PAGES = 2  # other pages a link-dense or short block must be seen on to be chrome
+PROSE_PAGES = 3  # other pages a prose block must be seen on ...
+PROSE_SHARE = 0.3  # ... and the share of the outlet's pages that must be at least
+SHORT_WORDS = 6  # a block of fewer words is "short"
+MAX_TEXT = 600  # characters: a longer block is article text or a whole container, not keyed
+MAX_KEYS = 20_000
+WINDOW = 500  # pages: counts are halved after this many
+
+# Elements that form a block of a page (inline elements are part of their block's text).
+BLOCK_TAGS = frozenset(
+    "p div li ul ol dl dt dd h1 h2 h3 h4 h5 h6 td th tr table tbody section aside nav header "
+    "footer figure figcaption blockquote form center address article main span a".split()
+)
+# Inline elements counted as blocks only when they stand alone (not inside running text).
+_INLINE_BLOCKS = frozenset(("span", "a"))
+
+
+def _key(tag: str, link_dense: bool, text: str) -> int:
+    """63 bits (an SQLite integer) whose lowest bit tells a prose block (long, not links)."""
+    digest = hashlib.blake2b(
+        f"{tag}|{'a' if link_dense else 't'}|{text}".encode(), digest_size=8
+    ).digest()
+    prose = not link_dense and not _short(text)
+    return (int.from_bytes(digest, "big") >> 2 << 1) | prose
+
+
+def is_prose(key: int) -> bool:
+    return bool(key & 1)
+
+
+def _short(text: str) -> bool:
+    return text.count(" ") + 1 < SHORT_WORDS
+
+
+def blocks(tree: lxml.html.HtmlElement) -> dict[int, list[Any]]:
+    """The keyed blocks of a page: key -> its elements (those with at most MAX_TEXT chars).
+
+    One bottom-up walk: each element's text is built from its children's (cut off beyond
+    MAX_TEXT), with the share of it inside links.
+    """
+    found: dict[int, list[Any]] = {}
+    memo: dict[Any, tuple[str | None, int]] = {}  # element -> (text or None if long, link chars)
+    for el in _postorder(tree):
+        tag = el.tag if isinstance(el.tag, str) else ""
+        parts = [el.text or ""]
+        link = 0
+        long_ = False
+        for child in el:
+            text, child_link = memo.pop(child, ("", 0))
+            if text is None:
+                long_ = True
+            else:
+                parts.append(text)
+                link += child_link
+            parts.append(child.tail or "")
+        raw = "" if long_ else " ".join(" ".join(parts).split())
+        if long_ or len(raw) > MAX_TEXT:
+            memo[el] = (None, 0)
+            continue
+        if tag == "a":
+            link = len(raw)
+        memo[el] = (raw, link)
+        if not raw or tag not in BLOCK_TAGS:
+            continue
+        if tag in _INLINE_BLOCKS and _in_running_text(el):
+            continue
+        dense = link * 2 > len(raw)
+        found.setdefault(_key(tag, dense, raw), []).append(el)
+    return found
+
+
+def _postorder(tree: lxml.html.HtmlElement) -> Iterable[Any]:
+    stack = [(tree, False)]
+    while stack:
+        el, done = stack.pop()
+        if done:
+            yield el
+            continue
+        stack.append((el, True))
+        stack.extend((child, False) for child in reversed(el))
+
+
+def _in_running_text(el: Any) -> bool:
+    """An inline element with text around it inside its parent (a link in a sentence)."""
+    parent = el.getparent()
+    if parent is None:
+        return False
+    if (el.tail or "").strip():
+        return True
+    prev = el.getprevious()
+    before = prev.tail if prev is not None else parent.text
+    return bool((before or "").strip())
+
+
+def strip(tree: lxml.html.HtmlElement, chrome: frozenset[int] | set[int]) -> list[int]:
+    """Drop the page's chrome blocks from the tree; returns every block key of the page."""
+    found = blocks(tree)
+    if chrome:
+        for key in found.keys() & chrome:
+            for el in found[key]:
+                if el.getparent() is not None and _attached(el):
+                    el.drop_tree()
+    return list(found)
+
+
+def _attached(el: Any) -> bool:
+    """Still in the tree (an ancestor dropped before takes it along)."""
+    while el is not None:
+        parent = el.getparent()
+        if parent is None:
+            return el.tag == "html"
+        el = parent
+    return False
+
+
+class Template:
+    """One outlet's recurring blocks: key -> [pages seen on, index of the last such page]."""
+
+    def __init__(self, pages: int = 0, counts: dict[int, list[int]] | None = None):
+        self.pages = pages
+        self.counts: dict[int, list[int]] = counts or {}
+
+    def observe(self, keys: Iterable[int]) -> None:
+        """One more page and its block keys."""
+        self.pages += 1
+        for key in set(keys):
+            entry = self.counts.get(key)
+            if entry is None:
+                self.counts[key] = [1, self.pages]
+            else:
+                entry[0] += 1
+                entry[1] = self.pages
+        if self.pages % WINDOW == 0:
+            self._halve()
+        if len(self.counts) > MAX_KEYS:
+            self._prune()
+
+    def chrome(self) -> frozenset[int]:
+        """The keys that are chrome for a new page (counts are of the pages already seen)."""
+        prose_min = max(PROSE_PAGES, PROSE_SHARE * min(self.pages, WINDOW))
+        return frozenset(
+            key
+            for key, (count, _) in self.counts.items()
+            if count >= (prose_min if key & 1 else LINK_PAGES)
+        )
+
+    def _halve(self) -> None:
+        for key in list(self.counts):
+            entry = self.counts[key]
+            entry[0] //= 2
+            if entry[0] == 0:
+                del self.counts[key]
+
+    def _prune(self) -> None:
+        ranked = sorted(self.counts.items(), key=lambda kv: (kv[1][0], kv[1][1]), reverse=True)
+        self.counts = dict(ranked[: MAX_KEYS * 3 // 4])
+
+    def dumps(self) -> str:
+        return json.dumps({"pages": self.pages, "counts": self.counts}, separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, data: str | None) -> Template:
+        if not data:
+            return cls()
+        try:
+            raw = json.loads(data)
+            counts = {int(k): [int(x) for x in v] for k, v in raw["counts"].items()}
+            return cls(int(raw["pages"]), counts)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return cls()  # an unreadable template is relearned, never fatal
