@@ -37,6 +37,9 @@ COMMON_DROP_TEXT = (
 )
 
 MIN_TEXT = 40  # characters: less is a menu or a caption, not an article
+TAIL_RUN = 4  # lines after the article's last sentence that can be a trailing list
+SHORT_LINE_WORDS = 8  # a line of fewer words is "short"
+PROSE_WORDS = 10  # a line of at least this many words ending a sentence reads as prose
 
 # What trafilatura is asked for (favor_recall is added per page: on when the outlet's body
 # selector already cut the article out). benchmarks/crawl.py times the same call as its floor.
@@ -50,6 +53,8 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
 }
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_-]+)""", re.I)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
+_WORD = re.compile(r"\w+")
 _CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
 
 
@@ -107,22 +112,26 @@ def extract(
     profile = profile or {}
     if not body or not body.strip():
         raise ExtractionError("empty body")
-    html = decode(body, content_type)
+    # An XHTML page's XML declaration names the bytes' encoding, which lxml refuses in a
+    # decoded string: it goes (the page is decoded already).
+    html = _XML_DECLARATION.sub("", decode(body, content_type), count=1)
     try:
-        tree = lxml.html.document_fromstring(html)
+        tree = lxml.html.document_fromstring(html, parser=_parser())
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError(f"unparseable HTML: {exc}") from None
     meta = _metadata(tree, profile)
     _drop_chrome(tree, profile.get("drop", ()))
+    chrome_lines: set[str] = set()
     if blocks is not None or chrome:
-        keys = template.strip(tree, frozenset(chrome))
+        keys, chrome_lines = template.chrome_texts(tree, chrome)
         if blocks is not None:
             blocks.extend(keys)
     patterns = [re.compile(p, re.I) for p in (*COMMON_DROP_TEXT, *profile.get("drop_text", ()))]
-    text = _body_text(tree, url, profile.get("body"), patterns)
+    text = _body_text(tree, url, profile.get("body"), patterns, chrome_lines)
+    title = meta["title"]
+    text = _without_headline(text, title)
     if len(text) < MIN_TEXT:
         raise ExtractionError("no article text found")
-    title = meta["title"]
     if not title:
         raise ExtractionError("no title found")
     lead = meta["lead"]
@@ -140,7 +149,11 @@ def extract(
 
 
 def _body_text(
-    tree: lxml.html.HtmlElement, url: str, selector: str | None, patterns: list[re.Pattern]
+    tree: lxml.html.HtmlElement,
+    url: str,
+    selector: str | None,
+    patterns: list[re.Pattern],
+    chrome_lines: Collection[str] = (),
 ) -> str:
     """trafilatura's main text of the outlet's body container (or of the whole page)."""
     import trafilatura  # here, not at the top: the crawl process itself never needs it
@@ -152,12 +165,74 @@ def _body_text(
             html = "".join(etree.tostring(el, encoding="unicode") for el in found)
             source = f"<html><body><article>{html}</article></body></html>"
     doc = trafilatura.bare_extraction(
-        source, url=url, favor_recall=bool(selector), **TRAFILATURA_OPTIONS
+        source,
+        url=url,
+        favor_recall=bool(selector),
+        favor_precision=not selector,
+        **TRAFILATURA_OPTIONS,
     )
     raw = (doc.text if doc is not None else "") or ""
     lines = [ln.strip() for ln in raw.splitlines()]
-    kept = [ln for ln in lines if ln and not any(p.search(ln) for p in patterns)]
+    kept = [
+        ln
+        for ln in lines
+        if ln and not any(p.search(ln) for p in patterns) and not _is_chrome(ln, chrome_lines)
+    ]
+    if not selector:
+        kept = _tail_without_lists(kept)
     return "\n".join(kept)
+
+
+def _without_headline(text: str, title: str | None) -> str:
+    """The text without its first lines when they repeat the headline (stored as the title)."""
+    if not title:
+        return text
+    lines = text.split("\n")
+    key = _words(title)
+    while lines and _words(lines[0]) == key:
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+def _words(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _tail_without_lists(lines: list[str]) -> list[str]:
+    """The lines without a trailing run of list-like chrome after the last sentence.
+
+    Pages end the article and go on with headline lists, archives, calendars and footers that
+    trafilatura sometimes keeps: a run of at least TAIL_RUN lines after the last line that reads
+    as prose, most of them a few words each, is that, not the article's end.
+    """
+    last = max((i for i, ln in enumerate(lines) if _is_prose(ln)), default=-1)
+    tail = lines[last + 1 :]
+    if last < 0 or len(tail) < TAIL_RUN:
+        return lines
+    short = sum(1 for ln in tail if len(_WORD.findall(ln)) < SHORT_LINE_WORDS)
+    return lines[: last + 1] if short >= 0.7 * len(tail) else lines
+
+
+def _is_prose(line: str) -> bool:
+    return len(_WORD.findall(line)) >= PROSE_WORDS and line.rstrip()[-1:] in ".!?…»\"”)"
+
+
+def _is_chrome(line: str, chrome_lines: Collection[str]) -> bool:
+    """The line is a block of the outlet's template (a list item or table cells included)."""
+    if not chrome_lines:
+        return False
+    text = " ".join(line.split())
+    if text in chrome_lines or text.lstrip("-*• ") in chrome_lines:
+        return True
+    cells = [c.strip() for c in text.strip("|").split("|") if c.strip()]
+    return len(cells) > 1 and all(c in chrome_lines for c in cells)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> lxml.html.HTMLParser:
+    """The HTML parser, without comments: trafilatura cuts a paragraph at a comment inside it
+    (`no one <!-- -->ran`), as it reads a tree it is given as it is."""
+    return lxml.html.HTMLParser(remove_comments=True, remove_pis=True)
 
 
 @lru_cache(maxsize=512)

@@ -12,8 +12,8 @@ becomes chrome once
 - a prose block was seen on at least PROSE_PAGES other pages and on at least PROSE_SHARE of
   them (the outlet's standard legal line is; a sentence quoted in two or three articles is not).
 
-Extraction (monitor/extraction.py) drops the elements whose key is chrome before trafilatura
-reads the page. Memory and storage are bounded: at most MAX_KEYS keys per outlet (the rarest and
+Extraction (monitor/extraction.py) drops from the extracted text the lines that are the text of
+a chrome block of the same page. Memory and storage are bounded: at most MAX_KEYS keys per outlet (the rarest and
 oldest go first), and counts are halved every WINDOW pages so that an outlet's changed layout
 is forgotten. The template is kept in the database (`templates` table) so a new crawl starts
 from what the last one learned.
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import lxml.html
@@ -62,13 +62,13 @@ def _short(text: str) -> bool:
     return text.count(" ") + 1 < SHORT_WORDS
 
 
-def blocks(tree: lxml.html.HtmlElement) -> dict[int, list[Any]]:
-    """The keyed blocks of a page: key -> its elements (those with at most MAX_TEXT chars).
+def blocks(tree: lxml.html.HtmlElement) -> dict[int, str]:
+    """The keyed blocks of a page: key -> its text (blocks of at most MAX_TEXT characters).
 
     One bottom-up walk: each element's text is built from its children's (cut off beyond
     MAX_TEXT), with the share of it inside links.
     """
-    found: dict[int, list[Any]] = {}
+    found: dict[int, str] = {}
     memo: dict[Any, tuple[str | None, int]] = {}  # element -> (text or None if long, link chars)
     for el in _postorder(tree):
         tag = el.tag if isinstance(el.tag, str) else ""
@@ -95,7 +95,7 @@ def blocks(tree: lxml.html.HtmlElement) -> dict[int, list[Any]]:
         if tag in _INLINE_BLOCKS and _in_running_text(el):
             continue
         dense = link * 2 > len(raw)
-        found.setdefault(_key(tag, dense, raw), []).append(el)
+        found[_key(tag, dense, raw)] = raw
     return found
 
 
@@ -122,25 +122,19 @@ def _in_running_text(el: Any) -> bool:
     return bool((before or "").strip())
 
 
-def strip(tree: lxml.html.HtmlElement, chrome: frozenset[int] | set[int]) -> list[int]:
-    """Drop the page's chrome blocks from the tree; returns every block key of the page."""
+def chrome_texts(
+    tree: lxml.html.HtmlElement, chrome: Collection[int]
+) -> tuple[list[int], set[str]]:
+    """Every block key of the page, and the texts of its blocks that are chrome.
+
+    The page itself is left as it is: extraction drops the lines of the extracted text that are
+    chrome texts, so the template never changes which part of the page is taken for the article
+    (dropping blocks before trafilatura can tip it over to a footer), and a line of the article
+    goes only if it is, on this very page, a block that recurs on the outlet's other pages.
+    """
     found = blocks(tree)
-    if chrome:
-        for key in found.keys() & chrome:
-            for el in found[key]:
-                if el.getparent() is not None and _attached(el):
-                    el.drop_tree()
-    return list(found)
-
-
-def _attached(el: Any) -> bool:
-    """Still in the tree (an ancestor dropped before takes it along)."""
-    while el is not None:
-        parent = el.getparent()
-        if parent is None:
-            return el.tag == "html"
-        el = parent
-    return False
+    texts = {text for key, text in found.items() if key in chrome} if chrome else set()
+    return list(found), texts
 
 
 class Template:
