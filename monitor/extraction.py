@@ -38,7 +38,7 @@ COMMON_DROP_TEXT = (
 
 MIN_TEXT = 40  # characters: less is a menu or a caption, not an article
 TAIL_RUN = 4  # lines after the article's last sentence that can be a trailing list
-SHORT_LINE_WORDS = 8  # a line of fewer words is "short"
+TAIL_SHARE = 0.7  # share of link-list lines that makes such a run
 PROSE_WORDS = 10  # a line of at least this many words ending a sentence reads as prose
 
 # What trafilatura is asked for (favor_recall is added per page: on when the outlet's body
@@ -121,13 +121,11 @@ def extract(
         raise ExtractionError(f"unparseable HTML: {exc}") from None
     meta = _metadata(tree, profile)
     _drop_chrome(tree, profile.get("drop", ()))
-    chrome_lines: set[str] = set()
-    if blocks is not None or chrome:
-        keys, chrome_lines = template.chrome_texts(tree, chrome)
-        if blocks is not None:
-            blocks.extend(keys)
+    page = template.page_blocks(tree, chrome)
+    if blocks is not None:
+        blocks.extend(page.keys)
     patterns = [re.compile(p, re.I) for p in (*COMMON_DROP_TEXT, *profile.get("drop_text", ()))]
-    text = _body_text(tree, url, profile.get("body"), patterns, chrome_lines)
+    text = _body_text(tree, url, profile.get("body"), patterns, page)
     title = meta["title"]
     text = _without_headline(text, title)
     if len(text) < MIN_TEXT:
@@ -153,7 +151,7 @@ def _body_text(
     url: str,
     selector: str | None,
     patterns: list[re.Pattern],
-    chrome_lines: Collection[str] = (),
+    page: template.PageBlocks,
 ) -> str:
     """trafilatura's main text of the outlet's body container (or of the whole page)."""
     import trafilatura  # here, not at the top: the crawl process itself never needs it
@@ -176,10 +174,10 @@ def _body_text(
     kept = [
         ln
         for ln in lines
-        if ln and not any(p.search(ln) for p in patterns) and not _is_chrome(ln, chrome_lines)
+        if ln and not any(p.search(ln) for p in patterns) and not _is_chrome(ln, page.chrome)
     ]
     if not selector:
-        kept = _tail_without_lists(kept)
+        kept = _tail_without_lists(kept, page.links)
     return "\n".join(kept)
 
 
@@ -198,19 +196,31 @@ def _words(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
-def _tail_without_lists(lines: list[str]) -> list[str]:
-    """The lines without a trailing run of list-like chrome after the last sentence.
+def _tail_without_lists(lines: list[str], links: Collection[str]) -> list[str]:
+    """The lines without a trailing run of link lists after the article's last paragraph.
 
-    Pages end the article and go on with headline lists, archives, calendars and footers that
-    trafilatura sometimes keeps: a run of at least TAIL_RUN lines after the last line that reads
-    as prose, most of them a few words each, is that, not the article's end.
+    Pages end the article and go on with headline lists, archives and calendars that trafilatura
+    sometimes keeps: after the last line that reads as prose, a run of at least TAIL_RUN lines,
+    most of them link-dense blocks of this page (by its markup) or bare numbers and times, is
+    that, not the article's end.
     """
     last = max((i for i, ln in enumerate(lines) if _is_prose(ln)), default=-1)
     tail = lines[last + 1 :]
     if last < 0 or len(tail) < TAIL_RUN:
         return lines
-    short = sum(1 for ln in tail if len(_WORD.findall(ln)) < SHORT_LINE_WORDS)
-    return lines[: last + 1] if short >= 0.7 * len(tail) else lines
+    listed = sum(1 for ln in tail if _is_listed(ln, links))
+    return lines[: last + 1] if listed >= TAIL_SHARE * len(tail) else lines
+
+
+def _is_listed(line: str, links: Collection[str]) -> bool:
+    """A link-dense block of the page, a row of link cells, or a line without letters."""
+    if not any(ch.isalpha() for ch in line):
+        return True
+    text = " ".join(line.split())
+    if text in links or text.lstrip("-*• ") in links:
+        return True
+    cells = [c.strip() for c in text.strip("|").split("|") if c.strip()]
+    return len(cells) > 1 and all(c in links or not any(x.isalpha() for x in c) for c in cells)
 
 
 def _is_prose(line: str) -> bool:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import lxml.html
 
@@ -62,13 +62,15 @@ def _short(text: str) -> bool:
     return text.count(" ") + 1 < SHORT_WORDS
 
 
-def blocks(tree: lxml.html.HtmlElement) -> dict[int, str]:
-    """The keyed blocks of a page: key -> its text (blocks of at most MAX_TEXT characters).
+def blocks(tree: lxml.html.HtmlElement) -> tuple[dict[int, str], set[str]]:
+    """The keyed blocks of a page: key -> its text (blocks of at most MAX_TEXT characters), and
+    the texts of its link-dense blocks (more than half of the text in links).
 
     One bottom-up walk: each element's text is built from its children's (cut off beyond
     MAX_TEXT), with the share of it inside links.
     """
     found: dict[int, str] = {}
+    links: set[str] = set()
     memo: dict[Any, tuple[str | None, int]] = {}  # element -> (text or None if long, link chars)
     for el in _postorder(tree):
         tag = el.tag if isinstance(el.tag, str) else ""
@@ -96,7 +98,9 @@ def blocks(tree: lxml.html.HtmlElement) -> dict[int, str]:
             continue
         dense = link * 2 > len(raw)
         found[_key(tag, dense, raw)] = raw
-    return found
+        if dense:
+            links.add(raw)
+    return found, links
 
 
 def _postorder(tree: lxml.html.HtmlElement) -> Iterable[Any]:
@@ -122,19 +126,23 @@ def _in_running_text(el: Any) -> bool:
     return bool((before or "").strip())
 
 
-def chrome_texts(
-    tree: lxml.html.HtmlElement, chrome: Collection[int]
-) -> tuple[list[int], set[str]]:
-    """Every block key of the page, and the texts of its blocks that are chrome.
+class PageBlocks(NamedTuple):
+    keys: list[int]  # every block key of the page, for the template to learn
+    chrome: set[str]  # the texts of its blocks that are the template's chrome
+    links: set[str]  # the texts of its link-dense blocks
+
+
+def page_blocks(tree: lxml.html.HtmlElement, chrome: Collection[int]) -> PageBlocks:
+    """The page's blocks: their keys, the texts of the chrome ones and of the link-dense ones.
 
     The page itself is left as it is: extraction drops the lines of the extracted text that are
     chrome texts, so the template never changes which part of the page is taken for the article
     (dropping blocks before trafilatura can tip it over to a footer), and a line of the article
     goes only if it is, on this very page, a block that recurs on the outlet's other pages.
     """
-    found = blocks(tree)
+    found, links = blocks(tree)
     texts = {text for key, text in found.items() if key in chrome} if chrome else set()
-    return list(found), texts
+    return PageBlocks(list(found), texts, links)
 
 
 class Template:
