@@ -238,7 +238,8 @@ def write_diffs(corpora: dict, results: dict, folder: Path) -> None:
                 out.write(
                     f"=== {p['id']} template P {pr:.2f} R {rc:.2f} | generic P "
                     f"{g.precision or 0:.2f} R {g.recall or 0:.2f} | traf-prec P "
-                    f"{t.precision or 0:.2f} R {t.recall or 0:.2f} {r['monitor'].get('refused', '')}"
+                    f"{t.precision or 0:.2f} R {t.recall or 0:.2f} "
+                    f"{r['monitor'].get('refused', '')}"
                     f"\n--- monitor+template:\n{r['monitor+template']['text']}\n"
                     f"--- reference:\n{p['reference']}\n\n"
                 )

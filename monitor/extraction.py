@@ -224,7 +224,7 @@ def _is_listed(line: str, links: Collection[str]) -> bool:
 
 
 def _is_prose(line: str) -> bool:
-    return len(_WORD.findall(line)) >= PROSE_WORDS and line.rstrip()[-1:] in ".!?…»\"”)"
+    return len(_WORD.findall(line)) >= PROSE_WORDS and line.rstrip()[-1:] in '.!?…»"”)'
 
 
 def _is_chrome(line: str, chrome_lines: Collection[str]) -> bool:

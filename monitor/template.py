@@ -13,10 +13,10 @@ becomes chrome once
   them (the outlet's standard legal line is; a sentence quoted in two or three articles is not).
 
 Extraction (monitor/extraction.py) drops from the extracted text the lines that are the text of
-a chrome block of the same page. Memory and storage are bounded: at most MAX_KEYS keys per outlet (the rarest and
-oldest go first), and counts are halved every WINDOW pages so that an outlet's changed layout
-is forgotten. The template is kept in the database (`templates` table) so a new crawl starts
-from what the last one learned.
+a chrome block of the same page. Memory and storage are bounded: at most MAX_KEYS keys per
+outlet (the rarest and oldest go first), and counts are halved every WINDOW pages so that an
+outlet's changed layout is forgotten. The template is kept in the database (`templates` table)
+so a new crawl starts from what the last one learned.
 """
 
 from __future__ import annotations
