@@ -24,7 +24,7 @@ from monitor.workers import WorkerPool, worker_pool
 
 logger = logging.getLogger(__name__)
 
-CHROME_EVERY = 10  # pages: the template's chrome is recomputed this often during a crawl
+CHROME_EVERY = 50  # pages: the template's whole chrome is recomputed this often
 SAVE_EVERY = 200  # pages: the template is saved this often (and when the crawl ends)
 
 
@@ -62,10 +62,12 @@ class ExtractPipeline:
         return self.crawler.spider.outlet.slug
 
     def _learn(self, blocks: list[int]) -> None:
-        self.template.observe(blocks)
+        new = self.template.observe(blocks)
         self.learned += 1
         if self.learned % CHROME_EVERY == 0:
             self.chrome = self.template.chrome()
+        elif new:
+            self.chrome = self.chrome | new
         if self.learned >= SAVE_EVERY:
             self._save_template()
 

@@ -152,24 +152,36 @@ class Template:
         self.pages = pages
         self.counts: dict[int, list[int]] = counts or {}
 
-    def observe(self, keys: Iterable[int]) -> None:
-        """One more page and its block keys."""
+    def observe(self, keys: Iterable[int]) -> set[int]:
+        """One more page and its block keys; returns those that have just become chrome.
+
+        (A key can also stop being chrome as the outlet's pages grow in number: `chrome()`
+        recomputes the whole set.)
+        """
         self.pages += 1
+        prose_min = self._prose_min()
+        new = set()
         for key in set(keys):
             entry = self.counts.get(key)
             if entry is None:
-                self.counts[key] = [1, self.pages]
-            else:
-                entry[0] += 1
-                entry[1] = self.pages
+                self.counts[key] = entry = [0, 0]
+            entry[0] += 1
+            entry[1] = self.pages
+            least = prose_min if key & 1 else LINK_PAGES
+            if entry[0] - 1 < least <= entry[0]:
+                new.add(key)
         if self.pages % WINDOW == 0:
             self._halve()
         if len(self.counts) > MAX_KEYS:
             self._prune()
+        return new
+
+    def _prose_min(self) -> float:
+        return max(PROSE_PAGES, PROSE_SHARE * min(self.pages, WINDOW))
 
     def chrome(self) -> frozenset[int]:
         """The keys that are chrome for a new page (counts are of the pages already seen)."""
-        prose_min = max(PROSE_PAGES, PROSE_SHARE * min(self.pages, WINDOW))
+        prose_min = self._prose_min()
         return frozenset(
             key
             for key, (count, _) in self.counts.items()
