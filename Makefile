@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LINT := monitor tests storage/plugins $(wildcard benchmarks)
 
-.PHONY: run test setup setup-test bytecode lint format bench clean
+.PHONY: run test setup setup-test bytecode lint format bench clean eval
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Error: Python 3.11 or newer is needed (python3.11+ on PATH)"; exit 2; }
@@ -43,6 +43,10 @@ lint: setup-test
 
 bench: setup-test
 	$(BIN)/python benchmarks/crawl.py
+
+# Quality on real pages; the data is read by path (../shared/eval/, not part of the project).
+eval: setup-test
+	$(BIN)/python benchmarks/eval_extraction.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache tests/artifacts
