@@ -55,6 +55,7 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_-]+)""", re.I)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 _WORD = re.compile(r"\w+")
+_COUNTER = re.compile(r"\s*[\[(]\d+[\])]$|^\d{1,2}:\d{2}\s*")  # "[10047]", "(12)", "10:11 "
 _CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
 
 
@@ -104,10 +105,10 @@ def extract(
     `profile` is the outlet's extraction entry: `body` (CSS selector of the article body),
     `lead`, `title`, `published`, `modified`, `author`, `tags` (CSS selectors, `::attr(x)`
     allowed), `drop` (CSS selectors of chrome to remove) and `drop_text` (regexes of chrome
-    paragraphs). `chrome` is the outlet template's chrome (monitor/template.py): those blocks
-    are dropped; if `blocks` is a list, the page's block keys are added to it (for the template
-    to learn from), even when the page is refused. Raises ExtractionError when there is no
-    article text.
+    paragraphs). `chrome` is the outlet template's chrome (monitor/template.py): those lines
+    of the text are dropped; if `blocks` is a list, the keys of the page's lines are added to
+    it (for the template to learn from), even when the page is refused. Raises ExtractionError
+    when there is no article text.
     """
     profile = profile or {}
     if not body or not body.strip():
@@ -121,11 +122,8 @@ def extract(
         raise ExtractionError(f"unparseable HTML: {exc}") from None
     meta = _metadata(tree, profile)
     _drop_chrome(tree, profile.get("drop", ()))
-    page = template.page_blocks(tree, chrome)
-    if blocks is not None:
-        blocks.extend(page.keys)
     patterns = [re.compile(p, re.I) for p in (*COMMON_DROP_TEXT, *profile.get("drop_text", ()))]
-    text = _body_text(tree, url, profile.get("body"), patterns, page)
+    text = _body_text(tree, url, profile.get("body"), patterns, chrome, blocks)
     title = meta["title"]
     text = _without_headline(text, title)
     if len(text) < MIN_TEXT:
@@ -151,11 +149,13 @@ def _body_text(
     url: str,
     selector: str | None,
     patterns: list[re.Pattern],
-    page: template.PageBlocks,
+    chrome: Collection[int] = frozenset(),
+    blocks: list[int] | None = None,
 ) -> str:
     """trafilatura's main text of the outlet's body container (or of the whole page)."""
     import trafilatura  # here, not at the top: the crawl process itself never needs it
 
+    links = _link_texts(tree)  # before trafilatura, which cleans the tree it is given
     source: Any = tree
     if selector:
         found = _css(selector)(tree)
@@ -171,14 +171,20 @@ def _body_text(
     )
     raw = (doc.text if doc is not None else "") or ""
     lines = [ln.strip() for ln in raw.splitlines()]
-    kept = [
-        ln
-        for ln in lines
-        if ln and not any(p.search(ln) for p in patterns) and not _is_chrome(ln, page.chrome)
-    ]
+    kept = [ln for ln in lines if ln and not any(p.search(ln) for p in patterns)]
+    keys = [template.line_key(" ".join(ln.split()), _is_link(ln, links)) for ln in kept]
+    if blocks is not None:
+        blocks.extend(keys)
+    if chrome:
+        kept = [ln for ln, key in zip(kept, keys, strict=True) if key not in chrome]
     if not selector:
-        kept = _tail_without_lists(kept, page.links)
+        kept = _tail_without_lists(kept, links)
     return "\n".join(kept)
+
+
+def _link_texts(tree: lxml.html.HtmlElement) -> set[str]:
+    """The whitespace-collapsed texts of the page's links."""
+    return {" ".join(el.text_content().split()) for el in _XPATH["links"](tree)} - {""}
 
 
 def _without_headline(text: str, title: str | None) -> str:
@@ -213,29 +219,25 @@ def _tail_without_lists(lines: list[str], links: Collection[str]) -> list[str]:
 
 
 def _is_listed(line: str, links: Collection[str]) -> bool:
-    """A link-dense block of the page, a row of link cells, or a line without letters."""
+    """A link of the page (a list item or a row of link cells too), or a line without letters."""
     if not any(ch.isalpha() for ch in line):
         return True
-    text = " ".join(line.split())
-    if text in links or text.lstrip("-*• ") in links:
+    if _is_link(line, links):
         return True
-    cells = [c.strip() for c in text.strip("|").split("|") if c.strip()]
-    return len(cells) > 1 and all(c in links or not any(x.isalpha() for x in c) for c in cells)
+    cells = [c.strip() for c in line.strip(" |").split("|") if c.strip()]
+    return len(cells) > 1 and all(
+        _is_link(c, links) or not any(x.isalpha() for x in c) for c in cells
+    )
 
 
 def _is_prose(line: str) -> bool:
     return len(_WORD.findall(line)) >= PROSE_WORDS and line.rstrip()[-1:] in '.!?…»"”)'
 
 
-def _is_chrome(line: str, chrome_lines: Collection[str]) -> bool:
-    """The line is a block of the outlet's template (a list item or table cells included)."""
-    if not chrome_lines:
-        return False
-    text = " ".join(line.split())
-    if text in chrome_lines or text.lstrip("-*• ") in chrome_lines:
-        return True
-    cells = [c.strip() for c in text.strip("|").split("|") if c.strip()]
-    return len(cells) > 1 and all(c in chrome_lines for c in cells)
+def _is_link(line: str, links: Collection[str]) -> bool:
+    """The line is the text of a link of the page, maybe with a list marker or a counter."""
+    text = " ".join(line.split()).lstrip("-*• ")
+    return text in links or _COUNTER.sub("", text) in links
 
 
 @lru_cache(maxsize=1)
@@ -265,6 +267,7 @@ _XPATH = {
         ' | //*[@itemprop="dateModified"]/@content',
         "canonical": '//link[@rel="canonical"]/@href',
         "json_ld": '//script[@type="application/ld+json"]/text()',
+        "links": "//a",
     }.items()
 }
 
