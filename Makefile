@@ -44,9 +44,11 @@ lint: setup-test
 bench: setup-test
 	$(BIN)/python benchmarks/crawl.py
 
-# Quality on labeled real texts (../shared/eval/ by default); appends to BENCHMARKS.md.
+# Quality on labeled real texts and pages, read by path (../shared/eval/, not part of the
+# project); appends the figures to BENCHMARKS.md.
 eval: setup-test
 	$(BIN)/python benchmarks/eval_topics.py
+	$(BIN)/python benchmarks/eval_extraction.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache tests/artifacts

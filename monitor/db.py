@@ -134,6 +134,13 @@ def m012_analyser(db: sqlite_utils.Database) -> None:
     search_index.create_state(db)
 
 
+@migrations()
+def m013_templates(db: sqlite_utils.Database) -> None:
+    # Each outlet's template (monitor/template.py): the blocks it repeats on its pages, learned
+    # by the crawls, so that a new crawl starts from what the last one learned.
+    db["templates"].create({"outlet": str, "pages": int, "data": str, "updated": str}, pk="outlet")
+
+
 def now() -> str:
     """The current time as ISO 8601 UTC, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -388,3 +395,16 @@ def save_fetch_state(
         },
         pk="url",
     )
+
+
+def load_template(db: sqlite_utils.Database, outlet: str) -> str | None:
+    """The outlet's stored template (Template.dumps()), or None before its first crawl."""
+    row = db.execute("SELECT data FROM templates WHERE outlet = ?", [outlet]).fetchone()
+    return row[0] if row else None
+
+
+def save_template(db: sqlite_utils.Database, outlet: str, pages: int, data: str) -> None:
+    with writing(db):
+        db["templates"].upsert(
+            {"outlet": outlet, "pages": pages, "data": data, "updated": now()}, pk="outlet"
+        )

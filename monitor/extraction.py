@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -22,7 +22,7 @@ import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from monitor import dates, language
+from monitor import dates, language, template
 
 # Chrome lines every outlet in the region uses; an outlet entry can add its own.
 COMMON_DROP_TEXT = (
@@ -37,6 +37,9 @@ COMMON_DROP_TEXT = (
 )
 
 MIN_TEXT = 40  # characters: less is a menu or a caption, not an article
+TAIL_RUN = 4  # lines after the article's last sentence that can be a trailing list
+TAIL_SHARE = 0.7  # share of link-list lines that makes such a run
+PROSE_WORDS = 10  # a line of at least this many words ending a sentence reads as prose
 
 # What trafilatura is asked for (favor_recall is added per page: on when the outlet's body
 # selector already cut the article out). benchmarks/crawl.py times the same call as its floor.
@@ -50,6 +53,9 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
 }
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_-]+)""", re.I)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
+_WORD = re.compile(r"\w+")
+_COUNTER = re.compile(r"\s*[\[(]\d+[\])]$|^\d{1,2}:\d{2}\s*")  # "[10047]", "(12)", "10:11 "
 _CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
 
 
@@ -86,30 +92,42 @@ def decode(body: bytes, content_type: str | None = None) -> str:
 
 
 def extract(
-    body: bytes, url: str, content_type: str | None = None, profile: Mapping[str, Any] | None = None
+    body: bytes,
+    url: str,
+    content_type: str | None = None,
+    profile: Mapping[str, Any] | None = None,
+    *,
+    chrome: Collection[int] = frozenset(),
+    blocks: list[int] | None = None,
 ) -> dict[str, Any]:
     """Extract one article page.
 
     `profile` is the outlet's extraction entry: `body` (CSS selector of the article body),
     `lead`, `title`, `published`, `modified`, `author`, `tags` (CSS selectors, `::attr(x)`
     allowed), `drop` (CSS selectors of chrome to remove) and `drop_text` (regexes of chrome
-    paragraphs). Raises ExtractionError when there is no article text.
+    paragraphs). `chrome` is the outlet template's chrome (monitor/template.py): those lines
+    of the text are dropped; if `blocks` is a list, the keys of the page's lines are added to
+    it (for the template to learn from), even when the page is refused. Raises ExtractionError
+    when there is no article text.
     """
     profile = profile or {}
     if not body or not body.strip():
         raise ExtractionError("empty body")
-    html = decode(body, content_type)
+    # An XHTML page's XML declaration names the bytes' encoding, which lxml refuses in a
+    # decoded string: it goes (the page is decoded already).
+    html = _XML_DECLARATION.sub("", decode(body, content_type), count=1)
     try:
-        tree = lxml.html.document_fromstring(html)
+        tree = lxml.html.document_fromstring(html, parser=_parser())
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError(f"unparseable HTML: {exc}") from None
     meta = _metadata(tree, profile)
     _drop_chrome(tree, profile.get("drop", ()))
     patterns = [re.compile(p, re.I) for p in (*COMMON_DROP_TEXT, *profile.get("drop_text", ()))]
-    text = _body_text(tree, url, profile.get("body"), patterns)
+    text = _body_text(tree, url, profile.get("body"), patterns, chrome, blocks)
+    title = meta["title"]
+    text = _without_headline(text, title)
     if len(text) < MIN_TEXT:
         raise ExtractionError("no article text found")
-    title = meta["title"]
     if not title:
         raise ExtractionError("no title found")
     lead = meta["lead"]
@@ -127,11 +145,17 @@ def extract(
 
 
 def _body_text(
-    tree: lxml.html.HtmlElement, url: str, selector: str | None, patterns: list[re.Pattern]
+    tree: lxml.html.HtmlElement,
+    url: str,
+    selector: str | None,
+    patterns: list[re.Pattern],
+    chrome: Collection[int] = frozenset(),
+    blocks: list[int] | None = None,
 ) -> str:
     """trafilatura's main text of the outlet's body container (or of the whole page)."""
     import trafilatura  # here, not at the top: the crawl process itself never needs it
 
+    links = _link_texts(tree)  # before trafilatura, which cleans the tree it is given
     source: Any = tree
     if selector:
         found = _css(selector)(tree)
@@ -139,12 +163,88 @@ def _body_text(
             html = "".join(etree.tostring(el, encoding="unicode") for el in found)
             source = f"<html><body><article>{html}</article></body></html>"
     doc = trafilatura.bare_extraction(
-        source, url=url, favor_recall=bool(selector), **TRAFILATURA_OPTIONS
+        source,
+        url=url,
+        favor_recall=bool(selector),
+        favor_precision=not selector,
+        **TRAFILATURA_OPTIONS,
     )
     raw = (doc.text if doc is not None else "") or ""
     lines = [ln.strip() for ln in raw.splitlines()]
     kept = [ln for ln in lines if ln and not any(p.search(ln) for p in patterns)]
+    keys = [template.line_key(" ".join(ln.split()), _is_link(ln, links)) for ln in kept]
+    if blocks is not None:
+        blocks.extend(keys)
+    if chrome:
+        kept = [ln for ln, key in zip(kept, keys, strict=True) if key not in chrome]
+    if not selector:
+        kept = _tail_without_lists(kept, links)
     return "\n".join(kept)
+
+
+def _link_texts(tree: lxml.html.HtmlElement) -> set[str]:
+    """The whitespace-collapsed texts of the page's links."""
+    return {" ".join(el.text_content().split()) for el in _XPATH["links"](tree)} - {""}
+
+
+def _without_headline(text: str, title: str | None) -> str:
+    """The text without its first lines when they repeat the headline (stored as the title)."""
+    if not title:
+        return text
+    lines = text.split("\n")
+    key = _words(title)
+    while lines and _words(lines[0]) == key:
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+def _words(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _tail_without_lists(lines: list[str], links: Collection[str]) -> list[str]:
+    """The lines without a trailing run of link lists after the article's last paragraph.
+
+    Pages end the article and go on with headline lists, archives and calendars that trafilatura
+    sometimes keeps: after the last line that reads as prose, a run of at least TAIL_RUN lines,
+    most of them link-dense blocks of this page (by its markup) or bare numbers and times, is
+    that, not the article's end.
+    """
+    last = max((i for i, ln in enumerate(lines) if _is_prose(ln)), default=-1)
+    tail = lines[last + 1 :]
+    if last < 0 or len(tail) < TAIL_RUN:
+        return lines
+    listed = sum(1 for ln in tail if _is_listed(ln, links))
+    return lines[: last + 1] if listed >= TAIL_SHARE * len(tail) else lines
+
+
+def _is_listed(line: str, links: Collection[str]) -> bool:
+    """A link of the page (a list item or a row of link cells too), or a line without letters."""
+    if not any(ch.isalpha() for ch in line):
+        return True
+    if _is_link(line, links):
+        return True
+    cells = [c.strip() for c in line.strip(" |").split("|") if c.strip()]
+    return len(cells) > 1 and all(
+        _is_link(c, links) or not any(x.isalpha() for x in c) for c in cells
+    )
+
+
+def _is_prose(line: str) -> bool:
+    return len(_WORD.findall(line)) >= PROSE_WORDS and line.rstrip()[-1:] in '.!?…»"”)'
+
+
+def _is_link(line: str, links: Collection[str]) -> bool:
+    """The line is the text of a link of the page, maybe with a list marker or a counter."""
+    text = " ".join(line.split()).lstrip("-*• ")
+    return text in links or _COUNTER.sub("", text) in links
+
+
+@lru_cache(maxsize=1)
+def _parser() -> lxml.html.HTMLParser:
+    """The HTML parser, without comments: trafilatura cuts a paragraph at a comment inside it
+    (`no one <!-- -->ran`), as it reads a tree it is given as it is."""
+    return lxml.html.HTMLParser(remove_comments=True, remove_pis=True)
 
 
 @lru_cache(maxsize=512)
@@ -167,6 +267,7 @@ _XPATH = {
         ' | //*[@itemprop="dateModified"]/@content',
         "canonical": '//link[@rel="canonical"]/@href',
         "json_ld": '//script[@type="application/ld+json"]/text()',
+        "links": "//a",
     }.items()
 }
 

@@ -19,10 +19,14 @@ from twisted.internet import task
 from monitor import db, extraction
 from monitor.items import Article, Page, PageFailure
 from monitor.matching import TopicFile
+from monitor.template import Template
 from monitor.urls import clean_url
 from monitor.workers import WorkerPool, worker_pool
 
 logger = logging.getLogger(__name__)
+
+CHROME_EVERY = 50  # pages: the template's whole chrome is recomputed this often
+SAVE_EVERY = 200  # pages: the template is saved this often (and when the crawl ends)
 
 
 class ExtractPipeline:
@@ -33,6 +37,9 @@ class ExtractPipeline:
         self.workers = crawler.settings.getint("MONITOR_EXTRACT_WORKERS", 2)
         self.topics_path = crawler.settings.get("MONITOR_TOPICS")
         self.pool: WorkerPool | None = None
+        self.template = Template()
+        self.chrome: frozenset[int] = frozenset()
+        self.learned = 0  # pages learned since the template was last saved
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ExtractPipeline:
@@ -41,20 +48,50 @@ class ExtractPipeline:
     def open_spider(self) -> None:
         if self.workers > 0:
             self.pool = worker_pool(self.workers, self.topics_path)
+        # The outlet's template as the last crawl left it (monitor/template.py).
+        self.db = db.open_db(self.crawler.settings.get("MONITOR_DB"))
+        self.template = Template.loads(db.load_template(self.db, self._outlet()))
+        self.chrome = self.template.chrome()
 
     def close_spider(self) -> None:
         if self.pool is not None:
             self.pool.release()
             self.pool = None
+        self._save_template()
+
+    def _outlet(self) -> str:
+        return self.crawler.spider.outlet.slug
+
+    def _learn(self, blocks: list[int]) -> None:
+        new = self.template.observe(blocks)
+        self.learned += 1
+        if self.learned % CHROME_EVERY == 0:
+            self.chrome = self.template.chrome()
+        elif new:
+            self.chrome = self.chrome | new
+        if self.learned >= SAVE_EVERY:
+            self._save_template()
+
+    def _save_template(self) -> None:
+        if not self.learned:
+            return
+        try:
+            db.save_template(self.db, self._outlet(), self.template.pages, self.template.dumps())
+        except sqlite3.Error as exc:  # the next save (or crawl) catches up
+            logger.warning("cannot save the template of %s: %s", self._outlet(), exc)
+            return
+        self.learned = 0
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Page):
             return item
         spider = self.crawler.spider
-        args = (item.body, item.url, item.content_type, spider.outlet.extraction)
+        args = (item.body, item.url, item.content_type, spider.outlet.extraction, self.chrome)
         try:
             if self.pool is None:
-                result = extraction.extract(*args), None, None
+                blocks: list[int] = []
+                fields = extraction.extract(*args[:4], chrome=self.chrome, blocks=blocks)
+                result = fields, None, None, blocks
             else:
                 result = await self.pool.run(*args)
         except extraction.ExtractionError as exc:
@@ -62,7 +99,8 @@ class ExtractPipeline:
         except Exception as exc:  # a bug or a pathological page: record it, keep crawling
             logger.exception("extraction failed on %s", item.url)
             return PageFailure(item.url, item.status, f"extraction error: {exc!r}"[:300])
-        fields, stems, matches = result  # stems and matches are None if extracted here
+        fields, stems, matches, blocks = result  # stems and matches: None if extracted here
+        self._learn(blocks)
         canonical = clean_url(fields.pop("url") or item.url)
         if canonical != item.url and not spider.outlet.is_article(canonical):
             canonical = item.url  # a canonical link to a home or section page is a site bug

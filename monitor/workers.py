@@ -54,15 +54,31 @@ def _die_with(parent: int | None) -> None:
 
 
 def extract_and_index(
-    body: bytes, url: str, content_type: str | None, profile: Any
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    profile: Any,
+    chrome: frozenset[int] = frozenset(),
+    blocks: list[int] | None = None,
 ) -> tuple[dict[str, Any], tuple[str, str, str], list[Any]]:
-    """extraction.extract(), plus the stems for the search index and the topic matches."""
+    """extraction.extract(), plus the stems for the search index and the topic matches.
+
+    `chrome` and `blocks` are the outlet template's (see extraction.extract()).
+    """
     from monitor.matching import match
     from monitor.text import stem_text
 
-    fields = extraction.extract(body, url, content_type, profile)
+    fields = extraction.extract(body, url, content_type, profile, chrome=chrome, blocks=blocks)
     stems = tuple(stem_text(fields.get(key) or "") for key in ("title", "lead", "text"))
     return fields, stems, match(_worker_topics, fields)
+
+
+def extract_in_worker(
+    body: bytes, url: str, content_type: str | None, profile: Any, chrome: frozenset[int]
+) -> tuple[dict[str, Any], tuple[str, str, str], list[Any], list[int]]:
+    """extract_and_index(), and the page's block keys for the outlet template to learn."""
+    blocks: list[int] = []
+    return (*extract_and_index(body, url, content_type, profile, chrome, blocks), blocks)
 
 
 class WorkerPool:
@@ -94,20 +110,20 @@ class WorkerPool:
         )
 
     async def run(self, *args: Any) -> Any:
-        """extract_and_index(*args) in a worker; a worker that dies is replaced, once."""
+        """extract_in_worker(*args) in a worker; a worker that dies is replaced, once."""
         if self.executor is None:
             self.executor = self._start()
         loop = asyncio.get_running_loop()
         executor = self.executor
         try:
-            return await loop.run_in_executor(executor, extract_and_index, *args)
+            return await loop.run_in_executor(executor, extract_in_worker, *args)
         except BrokenProcessPool:
             # A worker died (out of memory, a crash in C code): replace the pool, retry once.
             if self.executor is executor:
                 logger.warning("an extraction worker died; restarting the pool")
                 executor.shutdown(wait=False, cancel_futures=False)
                 self.executor = self._start()
-            return await loop.run_in_executor(self.executor, extract_and_index, *args)
+            return await loop.run_in_executor(self.executor, extract_in_worker, *args)
 
     def release(self) -> None:
         """One crawl is done with the pool; the last one stops the workers."""
