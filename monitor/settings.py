@@ -67,41 +67,32 @@ ITEM_PIPELINES = {
     "monitor.pipelines.ExtractPipeline": 100,
     "monitor.pipelines.StorePipeline": 200,
 }
-EXTENSIONS = {
-    "monitor.recorder.CrawlRecorder": 100,
-}
 
 LOG_LEVEL = os.environ.get("MONITOR_LOG_LEVEL", "INFO")
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
-# Scrapy's built-in components, minus the ones a crawl never uses (RemoteControl, TelnetConsole,
-# MemoryDebugger, HttpAuthMiddleware, CookiesMiddleware): Scrapy imports every listed component
-# when it starts, even one switched off, and these cost start-up time in every crawl
-# (RemoteControl imports aiohttp, TelnetConsole twisted.conch, CookiesMiddleware tldextract).
-# Meta refresh is handled by a cheaper subclass of Scrapy's middleware (monitor/middlewares.py).
-# Check these lists against Scrapy's defaults when upgrading Scrapy.
-EXTENSIONS_BASE = {
-    "scrapy.extensions.corestats.CoreStats": 0,
-    "scrapy.extensions.logcount.LogCount": 0,
-    "scrapy.extensions.memusage.MemoryUsage": 0,
-    "scrapy.extensions.closespider.CloseSpider": 0,
-    "scrapy.extensions.feedexport.FeedExporter": 0,
-    "scrapy.extensions.logstats.LogStats": 0,
-    "scrapy.extensions.spiderstate.SpiderState": 0,
-    "scrapy.extensions.throttle.AutoThrottle": 0,
+# Scrapy's built-in components stay as Scrapy lists them (EXTENSIONS_BASE,
+# DOWNLOADER_MIDDLEWARES_BASE), so one a future Scrapy adds is on; the ones a crawl never uses
+# are switched off here by name. A component set to None is not even imported, which matters
+# for start-up time: RemoteControl imports aiohttp, TelnetConsole twisted.conch,
+# CookiesMiddleware tldextract.
+EXTENSIONS = {
+    "monitor.recorder.CrawlRecorder": 100,
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.memdebug.MemoryDebugger": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
 }
-DOWNLOADER_MIDDLEWARES_BASE = {
-    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": 50,
-    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": 100,
-    "scrapy.downloadermiddlewares.downloadtimeout.DownloadTimeoutMiddleware": 350,
-    "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": 400,
-    "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": 500,
-    "scrapy.downloadermiddlewares.retry.RetryMiddleware": 550,
+DOWNLOADER_MIDDLEWARES = {
+    # Before everything else: a request outside the outlet's hosts is refused, robots.txt
+    # of such a host included (monitor/hosts.py).
+    "monitor.middlewares.HostGuardMiddleware": 40,
+    # Scrapy's, with the gate holding for every request that waits for robots.txt.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "monitor.middlewares.RobotsTxtGate": 100,
+    # Scrapy's, made cheaper for big pages.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "monitor.middlewares.CheapMetaRefreshMiddleware": 580,
-    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": 590,
-    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": 600,
-    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": 750,
-    "scrapy.downloadermiddlewares.stats.DownloaderStats": 850,
-    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": 900,
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
 }
