@@ -24,6 +24,9 @@ MONITOR_OUTLETS = os.environ.get("MONITOR_OUTLETS", str(ROOT / "seeds" / "outlet
 MONITOR_TOPICS = os.environ.get("MONITOR_TOPICS", str(ROOT / "seeds" / "topics.yml"))
 # Extraction runs in this many worker processes (0: in the crawl process itself).
 MONITOR_EXTRACT_WORKERS = int(os.environ.get("MONITOR_EXTRACT_WORKERS", "2"))
+# Seconds of a worker's time a page's extraction may take; a page over it is a failure and the
+# worker is replaced (the limit does not apply with MONITOR_EXTRACT_WORKERS=0).
+MONITOR_EXTRACT_TIMEOUT = float(os.environ.get("MONITOR_EXTRACT_TIMEOUT", "60"))
 # Stored items are committed at least this often, in seconds.
 MONITOR_COMMIT_INTERVAL = 0.5
 # Default look-back window of a crawl when no `-a since=` is given, in days.

@@ -220,3 +220,23 @@ def test_robots_txt_forbidding_everything_holds_for_every_discovery_url(tmp_path
     # nothing could be read: a failed crawl, exit status 1, with the reason in the log
     assert (status, run["status"]) == (1, "failed")
     assert log.count("forbidden by robots.txt") == 8
+
+
+def test_a_page_whose_extraction_hangs_is_a_failure_and_the_crawl_goes_on(tmp_path, db_path):
+    slow = r"^\w*\w*\w*\w*\w*\w*\w*!$"  # no nested repetition: the registry accepts it
+    with ReplicaServer(GenericSite()) as outlet:
+        site = outlet.site
+        articles = expected_articles(site)
+        stuck = site.edit_article(
+            articles[1].id, add_paragraph="я" * 300, modified="2022-03-02T09:00:00+06:00"
+        )
+        outlets = registry(tmp_path, outlet.origin, extraction={"drop_text": [slow]})
+        status, log, _ = crawl(db_path, outlets, MONITOR_EXTRACT_TIMEOUT="10")
+        assert outlet.hits("^" + stuck.path + "$") == 1  # not tried again in the crawl
+    assert status == 0, log[-3000:]
+    assert "Traceback" not in log
+    database = sqlite_utils.Database(db_path)
+    failures = {row["url"]: row["reason"] for row in database["failures"].rows}
+    assert failures == {stuck.url: "extraction took over 10 s"}
+    stored = {row["url"] for row in database["articles"].rows}
+    assert stored == {a.url for a in articles} - {stuck.url}
