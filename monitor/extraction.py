@@ -51,6 +51,9 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_-]+)""", re.I)
 _CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
+# Characters XML cannot hold: lxml reads them from a page but refuses to write them back (when
+# removing an element joins its tail to a neighbour's), so they are removed before parsing.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class ExtractionError(Exception):
@@ -98,7 +101,7 @@ def extract(
     profile = profile or {}
     if not body or not body.strip():
         raise ExtractionError("empty body")
-    html = decode(body, content_type)
+    html = _NOT_XML.sub("", decode(body, content_type))
     try:
         tree = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError) as exc:

@@ -213,7 +213,11 @@ class NewsSpider(scrapy.Spider):
             lastmod = dates.parse_datetime(_child_text(entry, "lastmod"))
             if kind == "sitemapindex":
                 if self.keep_sitemap(loc, lastmod):
-                    yield self.discovery_request(urljoin(response.url, loc), self.parse_sitemap)
+                    try:
+                        url = urljoin(response.url, loc)
+                        yield self.discovery_request(url, self.parse_sitemap)
+                    except ValueError:  # not a URL (a bad port, a broken IPv6 address)
+                        self.crawler.stats.inc_value("monitor/skipped_bad_url")
             else:
                 request = self.article_request(loc, lastmod, response.url)
                 if request:
@@ -241,7 +245,11 @@ class NewsSpider(scrapy.Spider):
         stats = self.crawler.stats
         if not url:
             return None
-        url = clean_url(urljoin(found_on, url.strip()))
+        try:
+            url = clean_url(urljoin(found_on, url.strip()))
+        except ValueError:  # not a URL (a broken IPv6 address)
+            stats.inc_value("monitor/skipped_bad_url")
+            return None
         if not self.outlet.is_article(url):
             stats.inc_value("monitor/skipped_not_article")
             return None
@@ -270,17 +278,22 @@ class NewsSpider(scrapy.Spider):
             return None
         if url in self.requested:
             return None
-        self.requested.add(url)
         # Duplicates are filtered here, not by Scrapy's filter: that one would silently drop a
         # redirect that leads back to a URL already requested, and a redirect loop must end in
         # "too many redirects", recorded as a failure.
-        return scrapy.Request(
-            url,
-            callback=self.parse_article,
-            errback=self.on_article_error,
-            meta={"lastmod": dates.iso(lastmod), "found_on": found_on},
-            dont_filter=True,
-        )
+        try:
+            request = scrapy.Request(
+                url,
+                callback=self.parse_article,
+                errback=self.on_article_error,
+                meta={"lastmod": dates.iso(lastmod), "found_on": found_on},
+                dont_filter=True,
+            )
+        except ValueError:  # not a URL Scrapy can request (a bad port)
+            stats.inc_value("monitor/skipped_bad_url")
+            return None
+        self.requested.add(url)
+        return request
 
     def parse_article(self, response: Response) -> Iterable[Any]:
         """Hand the raw page to the extraction pipeline."""
@@ -380,7 +393,10 @@ def _xml(body: bytes, max_size: int) -> etree._Element:
         raise _Unreadable("is not XML")
     for el in root.iter():
         if isinstance(el.tag, str) and "}" in el.tag:
-            el.tag = el.tag.split("}", 1)[1]
+            try:
+                el.tag = el.tag.split("}", 1)[1]
+            except ValueError:  # a broken name the parser recovered ("{ns}news:"): left as is
+                pass
     return root
 
 
