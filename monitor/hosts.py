@@ -69,8 +69,8 @@ class HostPolicy:
             bare = host.removeprefix("www.")
             self.hosts |= {(bare, None), ("www." + bare, None)}
         for entry in outlet.allowed_hosts:
-            name, _, port = entry.lower().partition(":")
-            self.hosts.add((name, int(port) if port else None))
+            allowed = urlsplit("//" + entry)
+            self.hosts.add(((allowed.hostname or "").lower(), allowed.port))
 
     def refusal(self, url: str) -> str | None:
         """Why `url` may not be fetched, or None when it may (its address aside: see

@@ -348,9 +348,10 @@ class NewsSpider(scrapy.Spider):
         url = request.url if request is not None else "?"
         if failure.check(IgnoreRequest) and str(failure.value).startswith(REFUSED):
             # Off the outlet's hosts (monitor/hosts.py): recorded under the URL the outlet
-            # gave, which a redirect or a meta refresh led away from.
+            # gave, which a redirect or a meta refresh led away from; tried again next time
+            # (the registry's allowed_hosts may have been changed meanwhile).
             first = (request.meta.get("redirect_urls") or [url])[0] if request else url
-            return self.failure(first, None, str(failure.value)[:300], article)
+            return self.failure(first, None, str(failure.value)[:300], False)
         if failure.check(HttpError):
             status = failure.value.response.status
             permanent = article and status in PERMANENT_STATUSES
