@@ -57,6 +57,9 @@ _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 _WORD = re.compile(r"\w+")
 _COUNTER = re.compile(r"\s*[\[(]\d+[\])]$|^\d{1,2}:\d{2}\s*")  # "[10047]", "(12)", "10:11 "
 _CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
+# Characters XML cannot hold: lxml reads them from a page but refuses to write them back (when
+# removing an element joins its tail to a neighbour's), so they are removed before parsing.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class ExtractionError(Exception):
@@ -115,7 +118,7 @@ def extract(
         raise ExtractionError("empty body")
     # An XHTML page's XML declaration names the bytes' encoding, which lxml refuses in a
     # decoded string: it goes (the page is decoded already).
-    html = _XML_DECLARATION.sub("", decode(body, content_type), count=1)
+    html = _XML_DECLARATION.sub("", _NOT_XML.sub("", decode(body, content_type)), count=1)
     try:
         tree = lxml.html.document_fromstring(html, parser=_parser())
     except (etree.ParserError, ValueError) as exc:

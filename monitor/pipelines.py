@@ -21,7 +21,7 @@ from monitor.items import Article, Page, PageFailure
 from monitor.matching import TopicFile
 from monitor.template import Template
 from monitor.urls import clean_url
-from monitor.workers import WorkerPool, worker_pool
+from monitor.workers import ExtractionTimeout, WorkerPool, worker_pool
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ class ExtractPipeline:
         self.crawler = crawler
         self.workers = crawler.settings.getint("MONITOR_EXTRACT_WORKERS", 2)
         self.topics_path = crawler.settings.get("MONITOR_TOPICS")
+        self.timeout = crawler.settings.getfloat("MONITOR_EXTRACT_TIMEOUT", 60.0)
         self.pool: WorkerPool | None = None
         self.template = Template()
         self.chrome: frozenset[int] = frozenset()
@@ -47,7 +48,7 @@ class ExtractPipeline:
 
     def open_spider(self) -> None:
         if self.workers > 0:
-            self.pool = worker_pool(self.workers, self.topics_path)
+            self.pool = worker_pool(self.workers, self.topics_path, self.timeout)
         # The outlet's template as the last crawl left it (monitor/template.py).
         self.db = db.open_db(self.crawler.settings.get("MONITOR_DB"))
         self.template = Template.loads(db.load_template(self.db, self._outlet()))
@@ -96,6 +97,8 @@ class ExtractPipeline:
                 result = await self.pool.run(*args)
         except extraction.ExtractionError as exc:
             return PageFailure(item.url, item.status, str(exc), permanent=True)
+        except ExtractionTimeout as exc:  # not tried again in this crawl; the next one may
+            return PageFailure(item.url, item.status, str(exc))
         except Exception as exc:  # a bug or a pathological page: record it, keep crawling
             logger.exception("extraction failed on %s", item.url)
             return PageFailure(item.url, item.status, f"extraction error: {exc!r}"[:300])

@@ -24,6 +24,9 @@ MONITOR_OUTLETS = os.environ.get("MONITOR_OUTLETS", str(ROOT / "seeds" / "outlet
 MONITOR_TOPICS = os.environ.get("MONITOR_TOPICS", str(ROOT / "seeds" / "topics.yml"))
 # Extraction runs in this many worker processes (0: in the crawl process itself).
 MONITOR_EXTRACT_WORKERS = int(os.environ.get("MONITOR_EXTRACT_WORKERS", "2"))
+# Seconds of a worker's time a page's extraction may take; a page over it is a failure and the
+# worker is replaced (the limit does not apply with MONITOR_EXTRACT_WORKERS=0).
+MONITOR_EXTRACT_TIMEOUT = float(os.environ.get("MONITOR_EXTRACT_TIMEOUT", "60"))
 # Stored items are committed at least this often, in seconds.
 MONITOR_COMMIT_INTERVAL = 0.5
 # Default look-back window of a crawl when no `-a since=` is given, in days.
@@ -67,41 +70,34 @@ ITEM_PIPELINES = {
     "monitor.pipelines.ExtractPipeline": 100,
     "monitor.pipelines.StorePipeline": 200,
 }
-EXTENSIONS = {
-    "monitor.recorder.CrawlRecorder": 100,
-}
 
 LOG_LEVEL = os.environ.get("MONITOR_LOG_LEVEL", "INFO")
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
-# Scrapy's built-in components, minus the ones a crawl never uses (RemoteControl, TelnetConsole,
-# MemoryDebugger, HttpAuthMiddleware, CookiesMiddleware): Scrapy imports every listed component
-# when it starts, even one switched off, and these cost start-up time in every crawl
-# (RemoteControl imports aiohttp, TelnetConsole twisted.conch, CookiesMiddleware tldextract).
-# Meta refresh is handled by a cheaper subclass of Scrapy's middleware (monitor/middlewares.py).
-# Check these lists against Scrapy's defaults when upgrading Scrapy.
-EXTENSIONS_BASE = {
-    "scrapy.extensions.corestats.CoreStats": 0,
-    "scrapy.extensions.logcount.LogCount": 0,
-    "scrapy.extensions.memusage.MemoryUsage": 0,
-    "scrapy.extensions.closespider.CloseSpider": 0,
-    "scrapy.extensions.feedexport.FeedExporter": 0,
-    "scrapy.extensions.logstats.LogStats": 0,
-    "scrapy.extensions.spiderstate.SpiderState": 0,
-    "scrapy.extensions.throttle.AutoThrottle": 0,
+# Scrapy's built-in components stay as Scrapy lists them (EXTENSIONS_BASE,
+# DOWNLOADER_MIDDLEWARES_BASE), so one a future Scrapy adds is on; the ones a crawl never uses
+# are switched off by name with None. Scrapy 2.19 imports every key of these settings, None
+# ones included, which would cost each crawl about 0.15 s of CPU time (RemoteControl imports
+# aiohttp, TelnetConsole twisted.conch, CookiesMiddleware tldextract and requests): the crawl
+# command drops the None entries from both settings before Scrapy reads them
+# (monitor/commands/crawl.py, without_disabled()), to the same effect.
+EXTENSIONS = {
+    "monitor.recorder.CrawlRecorder": 100,
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.memdebug.MemoryDebugger": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
 }
-DOWNLOADER_MIDDLEWARES_BASE = {
-    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": 50,
-    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": 100,
-    "scrapy.downloadermiddlewares.downloadtimeout.DownloadTimeoutMiddleware": 350,
-    "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": 400,
-    "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": 500,
-    "scrapy.downloadermiddlewares.retry.RetryMiddleware": 550,
+DOWNLOADER_MIDDLEWARES = {
+    # Before everything else: a request outside the outlet's hosts is refused, robots.txt
+    # of such a host included (monitor/hosts.py).
+    "monitor.middlewares.HostGuardMiddleware": 40,
+    # Scrapy's, with the gate holding for every request that waits for robots.txt.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "monitor.middlewares.RobotsTxtGate": 100,
+    # Scrapy's, made cheaper for big pages.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "monitor.middlewares.CheapMetaRefreshMiddleware": 580,
-    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": 590,
-    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": 600,
-    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": 750,
-    "scrapy.downloadermiddlewares.stats.DownloaderStats": 850,
-    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": 900,
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
 }

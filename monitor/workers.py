@@ -6,6 +6,12 @@ worker, and several crawls in one process (`scrapy crawl orda sputnik_ru`) share
 spawned, not forked: they start clean, without the reactor's threads, and import only this
 module and what extraction needs (no Scrapy, no Twisted), which keeps them quick to start and
 small. Each ends with its crawl, however the crawl ends.
+
+A page gets MONITOR_EXTRACT_TIMEOUT seconds of a worker's time: a page that takes longer (a
+pathological page, a slow pattern of the outlet's registry entry that the load-time check let
+through) is a failure, and the worker stuck on it is killed and replaced. Only as many pages as
+there are workers are handed to the pool at a time, so the limit counts a page's own time, not
+its wait in the queue.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from monitor import extraction
 logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+DEFAULT_TIMEOUT = 60.0  # seconds of extraction a page may take
 _worker_topics: list[Any] = []  # the topics, in a worker process
 
 
@@ -81,6 +88,10 @@ def extract_in_worker(
     return (*extract_and_index(body, url, content_type, profile, chrome, blocks), blocks)
 
 
+class ExtractionTimeout(Exception):
+    """A page whose extraction took longer than the time limit."""
+
+
 class WorkerPool:
     """The extraction worker processes, shared by all crawls of one process.
 
@@ -89,12 +100,14 @@ class WorkerPool:
     stopped when the last crawl using them closes.
     """
 
-    def __init__(self, workers: int, topics_path: str | None):
+    def __init__(self, workers: int, topics_path: str | None, timeout: float = DEFAULT_TIMEOUT):
         self.workers = workers
         self.topics_path = topics_path
+        self.timeout = timeout
         self.executor: ProcessPoolExecutor | None = None
         self.users = 0
         self.topics_fingerprint: str | None = None  # of the topic file the workers loaded
+        self._slots: asyncio.Semaphore | None = None
 
     def _start(self) -> ProcessPoolExecutor:
         from monitor.matching import fingerprint
@@ -110,20 +123,43 @@ class WorkerPool:
         )
 
     async def run(self, *args: Any) -> Any:
-        """extract_in_worker(*args) in a worker; a worker that dies is replaced, once."""
-        if self.executor is None:
-            self.executor = self._start()
-        loop = asyncio.get_running_loop()
-        executor = self.executor
-        try:
-            return await loop.run_in_executor(executor, extract_in_worker, *args)
-        except BrokenProcessPool:
-            # A worker died (out of memory, a crash in C code): replace the pool, retry once.
-            if self.executor is executor:
-                logger.warning("an extraction worker died; restarting the pool")
-                executor.shutdown(wait=False, cancel_futures=False)
+        """extract_in_worker(*args) in a worker; a worker that dies is replaced and the page
+        tried once more; ExtractionTimeout when the page takes longer than the time limit."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.workers)
+        async with self._slots:
+            if self.executor is None:
                 self.executor = self._start()
-            return await loop.run_in_executor(self.executor, extract_in_worker, *args)
+            executor = self.executor
+            try:
+                return await self._run_in(executor, args)
+            except BrokenProcessPool:
+                # A worker died (out of memory, a crash in C code, or killed after another
+                # page's time limit): replace the pool, retry once.
+                self._replace(executor, "an extraction worker died; restarting the pool")
+                return await self._run_in(self.executor, args)
+
+    async def _run_in(self, executor: ProcessPoolExecutor, args: tuple[Any, ...]) -> Any:
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(executor, extract_in_worker, *args)
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            # The worker is stuck in this page (a C call or a regex does not stop for a
+            # signal): kill the pool's workers; the pages the others had are tried again.
+            self._replace(executor, f"extraction of {args[1]} took over {self.timeout:g} s")
+            raise ExtractionTimeout(f"extraction took over {self.timeout:g} s") from None
+
+    def _replace(self, executor: ProcessPoolExecutor, why: str) -> None:
+        """Kill the workers of `executor` and start a new pool, unless that is done already."""
+        if self.executor is not executor:
+            return
+        logger.warning(why)
+        for process in list(getattr(executor, "_processes", {}).values()):
+            if process.is_alive():
+                process.kill()
+        executor.shutdown(wait=False, cancel_futures=False)
+        self.executor = self._start()
 
     def release(self) -> None:
         """One crawl is done with the pool; the last one stops the workers."""
@@ -136,8 +172,12 @@ class WorkerPool:
 _pools: dict[tuple[int, str | None], WorkerPool] = {}
 
 
-def worker_pool(workers: int, topics_path: str | None) -> WorkerPool:
+def worker_pool(
+    workers: int, topics_path: str | None, timeout: float = DEFAULT_TIMEOUT
+) -> WorkerPool:
     """The process's pool for these settings, with one more user."""
-    pool = _pools.setdefault((workers, topics_path), WorkerPool(workers, topics_path))
+    pool = _pools.setdefault(
+        (workers, topics_path), WorkerPool(workers, topics_path, timeout=timeout)
+    )
     pool.users += 1
     return pool

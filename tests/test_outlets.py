@@ -54,6 +54,44 @@ GOOD = """outlets:
         (GOOD + "    extraction: {bodyy: div}\n", ["'demo'", "'extraction.bodyy'"]),
         ("outlets: [\n", ["not valid YAML"]),
         ("something: else\n", ["'outlets:'"]),
+        (GOOD + "    name: [a, b]\n", ["'demo'", "'name'", "expected a string"]),
+        (GOOD + "    lang: 5\n", ["'demo'", "'lang'", "expected a string"]),
+        (GOOD + "    lang: en\n", ["'demo'", "'lang'", "ru, kk"]),
+        (GOOD + "    spider: nosuchspider\n", ["'demo'", "'spider'", "no spider named"]),
+        (GOOD + "    spider: orda\n", ["'demo'", "'spider'", "only the outlet 'orda'"]),
+        (GOOD + "    timezone: Mars/Base\n", ["'demo'", "'timezone'"]),
+        (GOOD + "    feeds: /rss\n", ["'demo'", "'feeds'", "list of strings"]),
+        (GOOD + "    allowed_hosts: [https://cdn.kz/]\n", ["'demo'", "'allowed_hosts'"]),
+        (
+            GOOD.replace("'^/news/\\d+'", "'^/news/(a+)+$'"),
+            ["'demo'", "'article_pattern'", "repeats a repeated group"],
+        ),
+        (
+            GOOD + "    extraction: {drop_text: ['^(a+)+$']}\n",
+            ["'demo'", "'extraction.drop_text'", "repeats a repeated group"],
+        ),
+        (
+            GOOD + "    extraction: {drop_text: ['^(a|aa)*$']}\n",
+            ["'demo'", "'extraction.drop_text'", "repeats a repeated group"],
+        ),
+        (GOOD + "    extraction: {drop_text: ['(']}\n", ["'extraction.drop_text'", "invalid"]),
+        (
+            GOOD + "    extraction: {body: 'div[[['}\n",
+            ["'demo'", "'extraction.body'", "invalid CSS selector"],
+        ),
+        (
+            GOOD + "    extraction: {drop: ['div', 'p:nosuchpseudo']}\n",
+            ["'demo'", "'extraction.drop'", "invalid CSS selector 'p:nosuchpseudo'"],
+        ),
+        (
+            GOOD + "    extraction: {title: 'h1::attr('}\n",
+            ["'demo'", "'extraction.title'", "invalid CSS selector"],
+        ),
+        (GOOD + "    extraction: {lead: [p]}\n", ["'extraction.lead'", "a string"]),
+        (
+            GOOD.replace("    feeds: [/rss]\n", "    feeds: [/rss]\n    name: a: b\n"),
+            ["not valid YAML", "line 5,"],
+        ),
     ],
 )
 def test_bad_entries_are_refused_naming_entry_and_key(tmp_path, body, words):
@@ -77,3 +115,27 @@ def test_every_takes_minutes_or_a_duration(tmp_path, every, seconds):
 def test_a_good_entry_loads(tmp_path):
     demo = outlets.load(write(tmp_path, GOOD))["demo"]
     assert demo.spider == "news" and demo.every == outlets.DEFAULT_EVERY
+
+
+def test_selectors_with_attr_and_allowed_hosts_load(tmp_path):
+    body = GOOD + (
+        "    allowed_hosts: [kaz.demo.kz, cdn.demo.kz:8443]\n"
+        "    extraction:\n"
+        "      body: div.article > p\n"
+        "      published: time.pub::attr(datetime)\n"
+        "      drop: ['ul:last-of-type', '[data-type=\"banner\"]']\n"
+        "      drop_text: ['^Подписывайтесь']\n"
+    )
+    demo = outlets.load(write(tmp_path, body))["demo"]
+    assert demo.allowed_hosts == ("kaz.demo.kz", "cdn.demo.kz:8443")
+    assert demo.extraction["published"] == "time.pub::attr(datetime)"
+
+
+def test_spiders_the_registry_knows_are_the_projects_spiders():
+    """outlets.SPIDERS (checked without importing Scrapy) lists every spider and its outlet."""
+    from scrapy.spiderloader import SpiderLoader
+    from scrapy.utils.project import get_project_settings
+
+    loader = SpiderLoader.from_settings(get_project_settings())
+    spiders = {name: loader.load(name).outlet_slug for name in loader.list()}
+    assert spiders == outlets.SPIDERS

@@ -24,6 +24,7 @@ import scrapy.core.downloader.contextfactory  # noqa: F401
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
+from scrapy.settings import BaseSettings
 
 from monitor import outlets
 from monitor.errors import MonitorError
@@ -35,6 +36,11 @@ class Command(ScrapyCrawl):
 
     def short_desc(self) -> str:
         return "Crawl outlets (or spiders) by name, several at once in one process"
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        assert self.settings is not None
+        without_disabled(self.settings)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args:
@@ -91,6 +97,32 @@ class Command(ScrapyCrawl):
             found.append((spidercls, kwargs))
         _check_topics(self.settings.get("MONITOR_TOPICS"))
         return found
+
+
+def without_disabled(settings: BaseSettings) -> None:
+    """Take the components set to None out of EXTENSIONS and DOWNLOADER_MIDDLEWARES, and out of
+    their _BASE lists, before Scrapy reads them.
+
+    The effect is Scrapy's own (a component set to None is off), minus the import: Scrapy 2.19
+    imports every key of these settings to resolve aliases, None ones included, and the ones
+    monitor switches off are the expensive ones to import (monitor/settings.py).
+    """
+    for name in ("EXTENSIONS", "DOWNLOADER_MIDDLEWARES"):
+        chosen = settings.getdict(name)
+        off = {key for key, value in chosen.items() if value is None and isinstance(key, str)}
+        if not off:
+            continue
+        base = settings.getdict(f"{name}_BASE")
+        settings.set(
+            f"{name}_BASE",
+            {key: value for key, value in base.items() if key not in off},
+            priority=settings.getpriority(f"{name}_BASE") or "default",
+        )
+        settings.set(
+            name,
+            {key: value for key, value in chosen.items() if key not in off},
+            priority=settings.getpriority(name) or "project",
+        )
 
 
 def _check_topics(path: str | None) -> None:

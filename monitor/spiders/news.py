@@ -11,7 +11,8 @@ feeds and sitemaps are requested conditionally (ETag / Last-Modified).
 
 from __future__ import annotations
 
-import gzip
+import struct
+import zlib
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
@@ -23,11 +24,13 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
 from monitor import dates, db, outlets
 from monitor.errors import MonitorError
 from monitor.items import Page, PageFailure
+from monitor.middlewares import REFUSED
 from monitor.urls import clean_url
 
 PERMANENT_STATUSES = {404, 410}
@@ -167,11 +170,24 @@ class NewsSpider(scrapy.Spider):
         handle.__name__ = callback.__name__
         return handle
 
+    def read_xml(self, response: Response, kind: str) -> etree._Element | PageFailure:
+        """A feed's or sitemap's XML tree, or the failure to record when it is unreadable: not
+        XML, or bigger than DOWNLOAD_MAXSIZE once decompressed (a gzip bomb)."""
+        max_size = response.meta.get("download_maxsize") or self.settings.getint("DOWNLOAD_MAXSIZE")
+        try:
+            return _xml(response.body, max_size)
+        except _Unreadable as exc:
+            # Not a discovery page that answered: its validators are not kept, and a crawl
+            # whose every feed and sitemap is unreadable is a failed crawl.
+            self.validators.pop(response.url, None)
+            self.crawler.stats.inc_value("monitor/discovery_ok", -1)
+            return self.failure(response.url, response.status, f"{kind} {exc}", False)
+
     def parse_feed(self, response: Response) -> Iterable[Any]:
         """RSS 2.0 items or Atom entries."""
-        root = _xml(response)
-        if root is None:
-            yield self.failure(response.url, response.status, "feed is not XML", False)
+        root = self.read_xml(response, "feed")
+        if isinstance(root, PageFailure):
+            yield root
             return
         for item in root.iter("item", "entry"):
             link = _child_text(item, "link")
@@ -185,9 +201,9 @@ class NewsSpider(scrapy.Spider):
 
     def parse_sitemap(self, response: Response) -> Iterable[Any]:
         """A sitemap index (children followed) or a urlset (articles requested)."""
-        root = _xml(response)
-        if root is None:
-            yield self.failure(response.url, response.status, "sitemap is not XML", False)
+        root = self.read_xml(response, "sitemap")
+        if isinstance(root, PageFailure):
+            yield root
             return
         kind = root.tag
         for entry in root:
@@ -197,7 +213,11 @@ class NewsSpider(scrapy.Spider):
             lastmod = dates.parse_datetime(_child_text(entry, "lastmod"))
             if kind == "sitemapindex":
                 if self.keep_sitemap(loc, lastmod):
-                    yield self.discovery_request(urljoin(response.url, loc), self.parse_sitemap)
+                    try:
+                        url = urljoin(response.url, loc)
+                        yield self.discovery_request(url, self.parse_sitemap)
+                    except ValueError:  # not a URL (a bad port, a broken IPv6 address)
+                        self.crawler.stats.inc_value("monitor/skipped_bad_url")
             else:
                 request = self.article_request(loc, lastmod, response.url)
                 if request:
@@ -225,7 +245,11 @@ class NewsSpider(scrapy.Spider):
         stats = self.crawler.stats
         if not url:
             return None
-        url = clean_url(urljoin(found_on, url.strip()))
+        try:
+            url = clean_url(urljoin(found_on, url.strip()))
+        except ValueError:  # not a URL (a broken IPv6 address)
+            stats.inc_value("monitor/skipped_bad_url")
+            return None
         if not self.outlet.is_article(url):
             stats.inc_value("monitor/skipped_not_article")
             return None
@@ -254,17 +278,22 @@ class NewsSpider(scrapy.Spider):
             return None
         if url in self.requested:
             return None
-        self.requested.add(url)
         # Duplicates are filtered here, not by Scrapy's filter: that one would silently drop a
         # redirect that leads back to a URL already requested, and a redirect loop must end in
         # "too many redirects", recorded as a failure.
-        return scrapy.Request(
-            url,
-            callback=self.parse_article,
-            errback=self.on_article_error,
-            meta={"lastmod": dates.iso(lastmod), "found_on": found_on},
-            dont_filter=True,
-        )
+        try:
+            request = scrapy.Request(
+                url,
+                callback=self.parse_article,
+                errback=self.on_article_error,
+                meta={"lastmod": dates.iso(lastmod), "found_on": found_on},
+                dont_filter=True,
+            )
+        except ValueError:  # not a URL Scrapy can request (a bad port)
+            stats.inc_value("monitor/skipped_bad_url")
+            return None
+        self.requested.add(url)
+        return request
 
     def parse_article(self, response: Response) -> Iterable[Any]:
         """Hand the raw page to the extraction pipeline."""
@@ -308,7 +337,7 @@ class NewsSpider(scrapy.Spider):
 
     def _forbidden(self, failure: Failure) -> bool:
         """robots.txt said no: the site's wish, not a failure; counted and logged only."""
-        if failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
+        if failure.check(IgnoreRequest) and str(failure.value).startswith("Forbidden by robots"):
             self.crawler.stats.inc_value("monitor/robots_forbidden")
             self.logger.info("not fetched, forbidden by robots.txt: %s", failure.request.url)
             return True
@@ -317,6 +346,12 @@ class NewsSpider(scrapy.Spider):
     def _describe(self, failure: Failure, *, article: bool) -> PageFailure:
         request = failure.request if hasattr(failure, "request") else None
         url = request.url if request is not None else "?"
+        if failure.check(IgnoreRequest) and str(failure.value).startswith(REFUSED):
+            # Off the outlet's hosts (monitor/hosts.py): recorded under the URL the outlet
+            # gave, which a redirect or a meta refresh led away from; tried again next time
+            # (the registry's allowed_hosts may have been changed meanwhile).
+            first = (request.meta.get("redirect_urls") or [url])[0] if request else url
+            return self.failure(first, None, str(failure.value)[:300], False)
         if failure.check(HttpError):
             status = failure.value.response.status
             permanent = article and status in PERMANENT_STATUSES
@@ -338,22 +373,31 @@ class NewsSpider(scrapy.Spider):
         return self.failure(url, None, reason, article and "redirect" in reason)
 
 
-def _xml(response: Response) -> etree._Element | None:
-    body = response.body
+class _Unreadable(Exception):
+    """A feed or sitemap that cannot be read; the message says why, after "feed "."""
+
+
+def _xml(body: bytes, max_size: int) -> etree._Element:
+    """The XML tree of a feed or sitemap, gunzipped (at most `max_size` bytes) if need be."""
     if body[:2] == b"\x1f\x8b":
         try:
-            body = gzip.decompress(body)
-        except OSError:
-            return None
+            body = gunzip(body, max_size=max_size)
+        except ValueError:  # Scrapy's "decompressed size over max_size"
+            raise _Unreadable(f"is over {max_size} bytes once decompressed") from None
+        except (OSError, EOFError, struct.error, zlib.error):
+            raise _Unreadable("is not valid gzip") from None
     try:
         root = etree.fromstring(body, parser=etree.XMLParser(recover=True, resolve_entities=False))
     except etree.XMLSyntaxError:
-        return None
+        root = None
     if root is None:
-        return None
+        raise _Unreadable("is not XML")
     for el in root.iter():
         if isinstance(el.tag, str) and "}" in el.tag:
-            el.tag = el.tag.split("}", 1)[1]
+            try:
+                el.tag = el.tag.split("}", 1)[1]
+            except ValueError:  # a broken name the parser recovered ("{ns}news:"): left as is
+                pass
     return root
 
 
