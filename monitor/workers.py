@@ -81,7 +81,11 @@ def extract_and_index(
 
 
 def extract_in_worker(
-    body: bytes, url: str, content_type: str | None, profile: Any, chrome: frozenset[int]
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    profile: Any,
+    chrome: frozenset[int] = frozenset(),
 ) -> tuple[dict[str, Any], tuple[str, str, str], list[Any], list[int]]:
     """extract_and_index(), and the page's block keys for the outlet template to learn."""
     blocks: list[int] = []
