@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -131,11 +131,39 @@ def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
+def busy_timeout() -> float:
+    """Seconds a write waits for another process's lock before "database is locked"
+    (MONITOR_BUSY_TIMEOUT)."""
+    from monitor import settings
+
+    return settings.MONITOR_BUSY_TIMEOUT
+
+
+def is_locked(exc: BaseException) -> bool:
+    """True if a database error means another process holds the lock (and may let go)."""
+    message = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
+
+
+def describe_error(exc: sqlite3.Error, path: str | os.PathLike[str]) -> str:
+    """A one-line explanation of a database error for the person running a command."""
+    if is_locked(exc):
+        return (
+            f"database {path} is locked by another process (waited {busy_timeout():g} s, "
+            "MONITOR_BUSY_TIMEOUT); try again when it is free"
+        )
+    return f"database {path}: {exc}"
+
+
+def open_db(path: str | os.PathLike[str], timeout: float | None = None) -> sqlite_utils.Database:
     """Open (creating if needed) the database at `path`, in WAL mode, fully migrated.
 
-    Raises MonitorError with a one-line reason when the path cannot be used.
+    A write waits up to `timeout` seconds (default: busy_timeout()) for another process's lock.
+    Raises MonitorError with a one-line reason when the path cannot be used, and refuses a
+    SQLite file that holds tables of something else (an empty one is ours to fill).
     """
+    if timeout is None:
+        timeout = busy_timeout()
     path = Path(path)
     if path.is_dir():
         raise MonitorError(f"database path {path} is a directory, not a file")
@@ -146,16 +174,36 @@ def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise MonitorError(f"database path {path} is not writable")
     try:
-        conn = sqlite3.connect(str(path), timeout=10, isolation_level=None)
+        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
         db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        _check_ours(db, path)
         if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.enable_wal()
         db.execute("PRAGMA synchronous = NORMAL")
         migrations.apply(db)
     except sqlite3.DatabaseError as exc:
+        if is_locked(exc):
+            raise MonitorError(describe_error(exc, path)) from None
         raise MonitorError(f"cannot use database {path}: {exc}") from None
     return db
+
+
+def _check_ours(db: sqlite_utils.Database, path: Path) -> None:
+    """Refuse a database that has tables but was never migrated by monitor: `monitor status`
+    or a crawl pointed at another program's file must not add twenty tables to it."""
+    tables = [
+        t
+        for t in db.table_names()
+        if not t.startswith("sqlite_") and t != migrations.migrations_table
+    ]
+    if tables and not migrations.applied(db):
+        db.conn.close()
+        shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+        raise MonitorError(
+            f"{path} is not a monitor database (it has other tables: {shown}); "
+            "give an empty or new file with --db"
+        )
 
 
 @contextlib.contextmanager
@@ -348,16 +396,44 @@ def save_matches(db: sqlite_utils.Database, article_id: int, matches: Iterable[A
         )
 
 
-def start_crawl(db: sqlite_utils.Database, outlet: str, pid: int | None = None) -> int:
+def start_crawl(
+    db: sqlite_utils.Database, outlet: str, pid: int | None = None, started: str | None = None
+) -> int:
     """Insert a `crawls` row for a run that is starting (in process `pid`, by default this
-    one); return its id."""
-    row = {"outlet": outlet, "started": now(), "status": "running", "pid": pid or os.getpid()}
-    return db["crawls"].insert(row).last_pk
+    one; at `started`, by default now); return its id."""
+    row = {
+        "outlet": outlet,
+        "started": started or now(),
+        "status": "running",
+        "pid": pid or os.getpid(),
+    }
+    return _insert(db, "crawls", row)
 
 
 def finish_crawl(db: sqlite_utils.Database, crawl_id: int, status: str, **counts: int) -> None:
     """Close a `crawls` row with its outcome and counts."""
-    db["crawls"].update(crawl_id, {"finished": now(), "status": status, **counts})
+    row = {"finished": now(), "status": status, **counts}
+    db.execute(
+        f"UPDATE crawls SET {', '.join(f'[{k}] = ?' for k in row)} WHERE id = ?",
+        [*row.values(), crawl_id],
+    )
+
+
+def close_dead_crawls(
+    db: sqlite_utils.Database, alive: Callable[[int | None, str | None], bool]
+) -> int:
+    """Mark `killed` every `running` crawl for which alive(pid, started) is false; return how
+    many. Its `finished` stays empty: when it died is not known."""
+    rows = db.execute("SELECT id, pid, started FROM crawls WHERE status = 'running'").fetchall()
+    dead = [crawl_id for crawl_id, pid, started in rows if not alive(pid, started)]
+    if dead:
+        with writing(db):
+            marks = ", ".join("?" * len(dead))
+            db.execute(
+                f"UPDATE crawls SET status = 'killed' WHERE status = 'running' AND id IN ({marks})",
+                dead,
+            )
+    return len(dead)
 
 
 def fetch_state(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:

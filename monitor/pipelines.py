@@ -16,12 +16,15 @@ from typing import Any
 
 from twisted.internet import task
 
-from monitor import db, extraction
+from monitor import db, extraction, recorder
 from monitor.items import Article, Page, PageFailure
 from monitor.urls import clean_url
 from monitor.workers import WorkerPool, worker_pool
 
 logger = logging.getLogger(__name__)
+
+# Last tries at storing what is left when the crawl ends (a lock may be about to go away).
+FINAL_FLUSH_ATTEMPTS = 3
 
 
 class ExtractPipeline:
@@ -95,8 +98,13 @@ class StorePipeline:
     def close_spider(self) -> None:
         if self.loop is not None and self.loop.running:
             self.loop.stop()
-        self.flush()
+        for _ in range(FINAL_FLUSH_ATTEMPTS):  # each waits up to MONITOR_BUSY_TIMEOUT
+            self.flush()
+            if not self.buffer:
+                break
         if self.buffer:
+            # The crawl is then `failed` and saves no validators, so the next one asks again.
+            self.crawler.stats.set_value("monitor/unstored", len(self.buffer))
             logger.error("%d items could not be stored; see the errors above", len(self.buffer))
 
     def process_item(self, item: Any) -> Any:
@@ -118,10 +126,11 @@ class StorePipeline:
         if not self.buffer:
             return
         items, stats = self.buffer, self.crawler.stats
-        crawl_id = getattr(self.crawler.spider, "crawl_id", None)
+        spider = self.crawler.spider
         counts: dict[str, int] = {}
         try:
             with db.writing(self.db):
+                crawl_id = recorder.crawl_id(spider, self.db)  # inserted if the start could not
                 for item in items:
                     if isinstance(item, PageFailure):
                         db.save_failure(
@@ -147,6 +156,7 @@ class StorePipeline:
         except sqlite3.Error as exc:
             logger.error("cannot write to %s: %s; will retry", self.path, exc)
             return
+        spider.crawl_id = crawl_id
         self.buffer = []
         for key, value in counts.items():
             stats.inc_value(f"monitor/{key}", value)

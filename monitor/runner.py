@@ -108,7 +108,7 @@ class CrawlRunner:
                 )
                 self.stop(proc)
             reader.join(timeout=5)
-            status, summary = self.record(outlet, proc.pid, timed_out)
+            status, summary = self.record(outlet, proc.pid, timed_out, proc.returncode)
         finally:
             with self.lock:
                 self.running.pop(outlet.slug, None)
@@ -130,7 +130,9 @@ class CrawlRunner:
                 proc.kill()
             proc.wait()
 
-    def record(self, outlet: Outlet, pid: int, timed_out: bool) -> tuple[str, str]:
+    def record(
+        self, outlet: Outlet, pid: int, timed_out: bool, returncode: int | None = None
+    ) -> tuple[str, str]:
         """Make sure the run has a finished `crawls` row; return its status and a summary
         (its counts, and the first failure's reason when nothing was stored)."""
         database = db.open_db(self.config.db)
@@ -141,8 +143,14 @@ class CrawlRunner:
                 [outlet.slug, pid],
             ).fetchone()
             if timed_out or row is None or row[1] == "running":
-                # it was stopped, or died before it could record its own end
-                status = "timed out" if timed_out else "failed"
+                # it was stopped, killed (a signal: SIGKILL, the OOM killer), or died before
+                # it could record its own end
+                if timed_out:
+                    status = "timed out"
+                elif returncode is not None and returncode < 0:
+                    status = "killed"
+                else:
+                    status = "failed"
                 crawl_id = row[0] if row else db.start_crawl(database, outlet.slug, pid=pid)
                 db.finish_crawl(database, crawl_id, status)
             else:

@@ -1,0 +1,263 @@
+"""Full disks, killed crawls, locked databases: nothing stored is lost and every outcome is told.
+
+Each test runs real crawl subprocesses against the generic replica on loopback, on a real SQLite
+file: a full disk is a file size limit (RLIMIT_FSIZE) on the crawl process, a killed crawl gets a
+real SIGKILL, and a locked database is held by a second process with BEGIN EXCLUSIVE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from monitor import db as monitor_db
+from monitor import processes
+from monitor.serve import datasette
+from tests.conftest import FAST, ROOT, SINCE, clean_env, expected_articles
+from tests.replica.generic import GenericSite
+from tests.replica.server import ReplicaServer, Reply, Site
+
+
+class SlowArticles(Site):
+    """The generic replica, with article pages that answer only after `delay` seconds."""
+
+    def __init__(self, delay: float, only: str | None = None):
+        self.inner = GenericSite()
+        self.articles = self.inner.articles
+        self.article_path_regex = self.inner.article_path_regex
+        self.delay = delay
+        self.only = only  # one article path, or every article when None
+
+    @Site.origin.setter
+    def origin(self, value: str) -> None:
+        self._origin = value.rstrip("/")
+        self.inner.origin = value
+
+    def reply(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> Reply:
+        reply = self.inner.reply(method, path, query, headers)
+        if re.search(self.article_path_regex, path) and self.only in (None, path):
+            reply.delay = self.delay
+        return reply
+
+
+@pytest.fixture
+def outlet():
+    with ReplicaServer(GenericSite()) as server:
+        yield server
+
+
+def crawl_cmd(server: ReplicaServer, db_path: Path, **settings: str) -> list[str]:
+    cmd = [sys.executable, "-m", "monitor.commands", "tengrinews"]
+    cmd += ["-a", f"base_url={server.origin}", "-a", f"since={SINCE}"]
+    for key, value in {**FAST, "MONITOR_DB": str(db_path), **settings}.items():
+        cmd += ["-s", f"{key}={value}"]
+    return cmd
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        cmd,
+        cwd=ROOT,
+        env={**clean_env(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        **kwargs,
+    )
+
+
+def stored_urls(db_path: Path) -> set[str]:
+    return {r["url"] for r in sqlite_utils.Database(db_path)["articles"].rows}
+
+
+# -- item 5: a full disk -----------------------------------------------------------------------
+
+
+def file_size_limit(limit: int):
+    """preexec_fn: the process (and its workers) cannot write files beyond `limit` bytes; a
+    write past it fails as on a full disk (SIGXFSZ ignored, so write() returns an error)."""
+
+    def limit_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limit_files
+
+
+def test_full_disk_fails_the_crawl_and_the_next_one_stores_everything(outlet, db_path):
+    monitor_db.open_db(db_path).close()  # the schema fits; the articles will not
+    limit = db_path.stat().st_size + 12 * 1024  # room for the crawl's own row, not its items
+    expected = {a.url for a in expected_articles(outlet.site)}
+
+    full = run(crawl_cmd(outlet, db_path), preexec_fn=file_size_limit(limit))
+    assert full.returncode == 1, full.stderr[-3000:]
+    assert "items could not be stored" in full.stderr
+    lost = expected - stored_urls(db_path)
+    assert lost, "the limit let every article through: the test proves nothing"
+    database = sqlite_utils.Database(db_path)
+    assert [r["status"] for r in database["crawls"].rows] != ["ok"]
+    assert database["fetch_state"].count == 0  # no validator says "seen" for what was lost
+
+    outlet.clear_log()
+    room = run(crawl_cmd(outlet, db_path))
+    assert room.returncode == 0, room.stderr[-3000:]
+    assert stored_urls(db_path) == expected
+    assert outlet.hits(r"^/sitemap-news-2022-01\.xml$") == 1
+    assert not outlet.log or all(r.status != 304 for r in outlet.log if "sitemap-news" in r.path)
+    runs = list(sqlite_utils.Database(db_path)["crawls"].rows)
+    assert runs[0]["status"] in ("failed", "killed") and runs[-1]["status"] == "ok"
+    assert runs[-1]["new"] == len(lost)
+
+
+# -- item 8: killed crawls ---------------------------------------------------------------------
+
+
+def test_a_killed_crawl_is_found_killed_by_status_crawl_health_and_the_next_crawl(db_path):
+    with ReplicaServer(SlowArticles(delay=6)) as server:
+        proc = subprocess.Popen(
+            crawl_cmd(server, db_path),
+            cwd=ROOT,
+            env=clean_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not article_requested(server) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert article_requested(server), "the crawl never reached an article"
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    database = sqlite_utils.Database(db_path)
+    assert [r["status"] for r in database["crawls"].rows] == ["running"]
+
+    status = run([sys.executable, "-m", "monitor", "--db", str(db_path), "status"])
+    assert status.returncode == 0, status.stderr
+    line = next(ln for ln in status.stdout.splitlines() if ln.startswith("tengrinews "))
+    assert " killed " in line and "None" not in line
+    (row,) = sqlite_utils.Database(db_path)["crawls"].rows
+    assert (row["status"], row["pid"]) == ("killed", proc.pid)
+
+    ds = datasette(db_path)
+    response = asyncio.run(
+        ds.client.get("/monitor/crawl_health.json?_shape=array&outlet=tengrinews")
+    )
+    health = {r["outlet"]: r for r in response.json()}
+    assert health["tengrinews"]["last_status"] == "killed"
+    assert health["tengrinews"]["bad_crawls_7_days"] == 1
+
+
+def article_requested(server: ReplicaServer) -> bool:
+    return any(re.search(server.site.article_path_regex, r.path) for r in server.log)
+
+
+def test_a_reused_pid_does_not_keep_a_dead_crawl_running(db_path):
+    database = monitor_db.open_db(db_path)
+    # A live process that started after the crawl did holds the crawl's old pid: not it.
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.2)
+        old = monitor_db.start_crawl(
+            database, "orda", pid=other.pid, started="2026-01-01T00:00:00+00:00"
+        )
+        live = monitor_db.start_crawl(database, "orda", pid=other.pid)  # started just now
+        own = monitor_db.start_crawl(database, "vlast")  # this test's process
+        assert processes.reap(database) == 1
+        statuses = {r["id"]: r["status"] for r in database["crawls"].rows}
+        assert statuses == {old: "killed", live: "running", own: "running"}
+    finally:
+        other.kill()
+        other.wait()
+    assert processes.reap(database) == 1  # `live` now: its process is gone
+    assert database["crawls"].get(live)["status"] == "killed"
+
+
+# -- item 9: a locked database -----------------------------------------------------------------
+
+HOLD = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+conn.execute("INSERT INTO fetch_state (url) VALUES ('lock-holder')")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("ROLLBACK")
+"""
+
+
+def hold_lock(db_path: Path, seconds: float) -> subprocess.Popen:
+    """A second process that holds the write lock for `seconds`, as another writer would."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(db_path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+@pytest.mark.parametrize("command", [["rematch"], ["seed"]])
+def test_commands_on_a_locked_database_give_one_line_after_the_busy_timeout(db_path, command):
+    monitor_db.open_db(db_path).close()
+    holder = hold_lock(db_path, 60)
+    try:
+        result = run(
+            [sys.executable, "-m", "monitor", "--db", str(db_path), *command],
+            env={"MONITOR_BUSY_TIMEOUT": "1"},
+        )
+        assert holder.poll() is None  # it gave up while the lock was still held
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("Error: ")]
+    assert len(errors) == 1, result.stderr[-2000:]
+    assert "is locked by another process (waited 1 s" in errors[0]
+    assert result.stderr.strip().splitlines()[-1] == errors[0]
+
+
+def test_a_crawl_outlasts_a_lock_and_always_writes_its_record(outlet, db_path):
+    monitor_db.open_db(db_path).close()
+    holder = hold_lock(db_path, 4)
+    try:
+        result = run(crawl_cmd(outlet, db_path), env={"MONITOR_BUSY_TIMEOUT": "1"})
+    finally:
+        holder.wait()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "cannot record the start of the crawl yet" in result.stderr  # it met the lock
+    expected = {a.url for a in expected_articles(outlet.site)}
+    assert stored_urls(db_path) == expected
+    (row,) = sqlite_utils.Database(db_path)["crawls"].rows
+    assert (row["status"], row["new"]) == ("ok", len(expected))
+    assert row["finished"] >= row["started"]
+
+
+def test_a_crawl_whose_lock_never_goes_fails_with_one_line(outlet, db_path):
+    monitor_db.open_db(db_path).close()
+    holder = hold_lock(db_path, 120)
+    try:
+        result = run(crawl_cmd(outlet, db_path), env={"MONITOR_BUSY_TIMEOUT": "0.5"})
+        assert holder.poll() is None
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert re.search(
+        r"the crawl record of tengrinews could not be written: .*is locked", result.stderr
+    )
+    assert stored_urls(db_path) == set()
+    assert "items could not be stored" in result.stderr
