@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from monitor import __version__, dates, db, outlets, processes, runner, settings
+from monitor import __version__, dates, db, locks, outlets, processes, runner, settings
 from monitor.errors import MonitorError
 
 
@@ -141,6 +141,8 @@ def crawl(
         config.base_urls[slugs[0]] = outlets.check_base_url(base_url)
     click.echo(f"crawling {', '.join(o.slug for o in registry)} ...", err=True)
     result = subprocess.run(runner.crawl_command(registry, config), env=runner.scrapy_env())
+    if result.returncode == locks.BUSY_EXIT:  # its one-line message says who crawls it
+        sys.exit(locks.BUSY_EXIT)
     if result.returncode != 0:
         click.echo(f"crawl failed (exit {result.returncode}); see the log above", err=True)
         sys.exit(2 if result.returncode == 2 else 1)

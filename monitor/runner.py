@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor import db, settings
+from monitor import db, locks, settings
 from monitor.outlets import Outlet
 
 logger = logging.getLogger("monitor.runner")
@@ -142,6 +142,8 @@ class CrawlRunner:
                 "ORDER BY id DESC LIMIT 1",
                 [outlet.slug, pid],
             ).fetchone()
+            if row is None and returncode == locks.BUSY_EXIT and not timed_out:
+                return "skipped (another process is crawling it)", ""
             if timed_out or row is None or row[1] == "running":
                 # it was stopped, killed (a signal: SIGKILL, the OOM killer), or died before
                 # it could record its own end

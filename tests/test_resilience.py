@@ -261,3 +261,44 @@ def test_a_crawl_whose_lock_never_goes_fails_with_one_line(outlet, db_path):
     )
     assert stored_urls(db_path) == set()
     assert "items could not be stored" in result.stderr
+
+
+# -- item 11: two crawls of one outlet started by hand -----------------------------------------
+
+
+def test_a_second_crawl_of_the_same_outlet_is_turned_away_while_the_first_runs(db_path):
+    with ReplicaServer(SlowArticles(delay=8)) as server:
+        first = subprocess.Popen(
+            crawl_cmd(server, db_path),
+            cwd=ROOT,
+            env=clean_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not article_requested(server) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert first.poll() is None, "the first crawl ended before the second could start"
+        second = run(
+            [sys.executable, "-m", "monitor", "--db", str(db_path), "crawl", "tengrinews"]
+            + ["--base-url", server.origin, "--since", SINCE]
+            + [arg for key, value in FAST.items() for arg in ("-s", f"{key}={value}")]
+        )
+        assert first.poll() is None  # turned away while the first was still crawling
+        _, first_err = first.communicate(timeout=120)
+        assert first.returncode == 0, first_err[-3000:]
+        assert second.returncode == 3
+        errors = [ln for ln in second.stderr.splitlines() if ln.startswith("Error: ")]
+        assert errors == [
+            f"Error: tengrinews is being crawled by another process (pid {first.pid}); "
+            "not starting a second crawl of it"
+        ], second.stderr[-2000:]
+        assert "Traceback" not in second.stderr
+        assert server.hits(r"^/robots\.txt$") == 1  # the second one sent no request at all
+        assert server.hits(r"^/news\.rss$") == 1
+        (row,) = sqlite_utils.Database(db_path)["crawls"].rows
+        assert (row["status"], row["pid"]) == ("ok", first.pid)
+
+        third = run(crawl_cmd(server, db_path))  # the lock went with the first crawl
+        assert third.returncode == 0, third.stderr[-3000:]
