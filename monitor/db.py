@@ -245,12 +245,28 @@ def find_article(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
     return {"id": row[0], "published": row[1], "modified": row[2], "lastmod": row[3]}
 
 
-def is_dead(db: sqlite_utils.Database, url: str) -> bool:
-    """True if `url` failed permanently before (404, 410, not HTML, no text)."""
+def is_dead(db: sqlite_utils.Database, url: str, lastmod: datetime | None = None) -> bool:
+    """True if `url` failed permanently before (404, 410, not HTML, no text, timeouts in a
+    row) and its sitemap `lastmod`, if given, does not say it changed since."""
     row = db.execute(
-        "SELECT 1 FROM failures WHERE url = ? AND permanent = 1 LIMIT 1", [url]
+        "SELECT max(at) FROM failures WHERE url = ? AND permanent = 1", [url]
     ).fetchone()
-    return row is not None
+    if row[0] is None:
+        return False
+    failed = datetime.fromisoformat(row[0])
+    return lastmod is None or lastmod <= failed.replace(tzinfo=failed.tzinfo or UTC)
+
+
+def timeouts_in_a_row(db: sqlite_utils.Database, url: str, limit: int = 100) -> int:
+    """How many of the latest failures of `url` are timeouts, counting back to another kind."""
+    count = 0
+    for (reason,) in db.execute(
+        "SELECT reason FROM failures WHERE url = ? ORDER BY id DESC LIMIT ?", [url, limit]
+    ):
+        if not (reason or "").startswith("timeout"):
+            break
+        count += 1
+    return count
 
 
 def _insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:

@@ -302,3 +302,38 @@ def test_a_second_crawl_of_the_same_outlet_is_turned_away_while_the_first_runs(d
 
         third = run(crawl_cmd(server, db_path))  # the lock went with the first crawl
         assert third.returncode == 0, third.stderr[-3000:]
+
+
+# -- item 11: a page that never answers in time ------------------------------------------------
+
+
+def test_a_page_that_times_out_in_crawls_in_a_row_is_given_up_until_it_changes(db_path):
+    site = SlowArticles(delay=2)
+    slow = expected_articles(site.inner)[1]
+    site.only = slow.path
+    settings = {"DOWNLOAD_TIMEOUT": "1", "RETRY_TIMES": "0", "MONITOR_TIMEOUTS_BEFORE_DEAD": "2"}
+    with ReplicaServer(site) as server:
+        requests_of_slow = []
+        for _ in range(3):
+            server.clear_log()
+            result = run(crawl_cmd(server, db_path, **settings))
+            assert result.returncode == 0, result.stderr[-3000:]
+            time.sleep(site.delay)  # the server logs a request when it answers
+            requests_of_slow.append(server.hits("^" + re.escape(slow.path) + "$"))
+        # Timed out twice (a transient failure, then given up), then not asked for again.
+        assert requests_of_slow == [1, 1, 0]
+        database = sqlite_utils.Database(db_path)
+        reasons = [(r["reason"], r["permanent"]) for r in database["failures"].rows]
+        assert [p for _, p in reasons] == [0, 1]
+        assert all(reason.startswith("timeout") for reason, _ in reasons)
+        assert slow.url not in stored_urls(db_path)
+
+        # The page is fixed and edited: its sitemap lastmod is now newer than the give-up.
+        site.delay = 0
+        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 60))
+        site.inner.edit_article(slow.id, add_paragraph="Материал дополнен.", modified=now)
+        server.clear_log()
+        result = run(crawl_cmd(server, db_path, **settings))
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert server.hits("^" + re.escape(slow.path) + "$") == 1
+        assert slow.url in stored_urls(db_path)
