@@ -337,3 +337,46 @@ def test_a_page_that_times_out_in_crawls_in_a_row_is_given_up_until_it_changes(d
         assert result.returncode == 0, result.stderr[-3000:]
         assert server.hits("^" + re.escape(slow.path) + "$") == 1
         assert slow.url in stored_urls(db_path)
+
+
+# -- item 11: a huge seed capture, a foreign database ------------------------------------------
+
+
+def test_a_50_mb_seed_capture_is_refused_in_one_line_and_the_others_are_imported(db_path, tmp_path):
+    good = sorted((ROOT / "seeds").glob("*.txt"))[0]
+    huge = tmp_path / "huge.txt"
+    text = good.read_text(encoding="utf-8")
+    with huge.open("w", encoding="utf-8") as f:
+        while f.tell() < 50 * 1024 * 1024:
+            f.write(text)
+    result = run(
+        [sys.executable, "-m", "monitor", "--db", str(db_path), "seed", str(huge), str(good)]
+    )
+    assert result.returncode == 1
+    assert f"{huge}: not imported: too large for a page capture: 50.0 MB (at most 1 MB)" in (
+        result.stderr.splitlines()
+    )
+    assert "Traceback" not in result.stderr
+    assert stored_urls(db_path) == {f"seed:{good.name}"}
+
+
+def test_status_refuses_a_foreign_sqlite_file_and_leaves_it_as_it_was(tmp_path):
+    foreign = tmp_path / "accounts.db"
+    other = sqlite_utils.Database(foreign)
+    other["customers"].insert({"id": 1, "name": "Айгуль"}, pk="id")
+    other.conn.close()
+    before = foreign.read_bytes()
+    result = run([sys.executable, "-m", "monitor", "--db", str(foreign), "status"])
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"Error: {foreign} is not a monitor database (it has other tables: customers); "
+        "give an empty or new file with --db"
+    )
+    assert sqlite_utils.Database(foreign).table_names() == ["customers"]
+    assert foreign.read_bytes() == before
+
+    empty = tmp_path / "empty.db"
+    sqlite_utils.Database(empty).conn.close()  # a SQLite file without tables is ours to fill
+    result = run([sys.executable, "-m", "monitor", "--db", str(empty), "status"])
+    assert result.returncode == 0, result.stderr
+    assert "crawls" in sqlite_utils.Database(empty).table_names()
