@@ -380,3 +380,56 @@ def test_status_refuses_a_foreign_sqlite_file_and_leaves_it_as_it_was(tmp_path):
     result = run([sys.executable, "-m", "monitor", "--db", str(empty), "status"])
     assert result.returncode == 0, result.stderr
     assert "crawls" in sqlite_utils.Database(empty).table_names()
+
+
+# -- item 11: the served site ------------------------------------------------------------------
+
+
+def ds_get(ds, path: str, method: str = "get"):
+    return asyncio.run(getattr(ds.client, method)(path))
+
+
+def test_the_served_site_refuses_posts_to_canned_queries_with_405(db_path):
+    monitor_db.open_db(db_path).close()
+    ds = datasette(db_path)
+    for path in ("/monitor/crawl_health", "/monitor/crawl_health.json", "/monitor/search"):
+        response = ds_get(ds, path, "post")
+        assert response.status_code == 405, (path, response.text[:300])
+        assert response.headers["allow"] == "GET, HEAD, OPTIONS"
+    assert ds_get(ds, "/monitor/crawl_health.json").status_code == 200
+
+
+def test_the_served_site_reveals_no_server_path_in_databases_json_or_a_500_page(tmp_path):
+    folder = tmp_path / "secret-folder"
+    db_path = folder / "monitor.db"
+    monitor_db.open_db(db_path).close()
+    ds = datasette(db_path)
+    assert ds_get(ds, "/-/databases.json").status_code == 404
+    for path in ("/", "/monitor", "/-/versions.json", "/-/plugins.json", "/-/settings.json"):
+        response = ds_get(ds, path)
+        assert response.status_code == 200 and "secret-folder" not in response.text, path
+    db_path.unlink()  # the database file vanished: Datasette fails on its size
+    for path in ("/monitor", "/monitor.json"):
+        response = ds_get(ds, path)
+        assert response.status_code == 500, path
+        assert "secret-folder" not in response.text and "No such file" not in response.text
+        assert "the details are in the server log" in response.text
+
+
+def test_stemming_a_huge_text_in_sql_stops_at_datasettes_time_limit(db_path):
+    monitor_db.open_db(db_path).close()
+    ds = datasette(db_path)
+    assert ds.setting("sql_time_limit_ms") == 3000
+    words = "replace(hex(zeroblob({n})), '00', 'событиями ')"  # n words, made by SQLite itself
+    stem = ds_get(ds, "/monitor.json?sql=" + f"select length(stem({words.format(n=5_000_000)}))")
+    assert stem.status_code == 400
+    assert "SQL query took too long" in stem.json()["error"]
+    small = ds_get(ds, "/monitor.json?_shape=array&sql=" + f"select stem({words.format(n=3)}) as s")
+    assert small.json() == [{"s": "событ событ событ"}]
+    snippet = ds_get(
+        ds,
+        "/monitor.json?_shape=array&sql="
+        + f"select search_snippet({words.format(n=2_000_000)}, 'нигде') as s",
+    )
+    assert snippet.status_code == 200
+    assert snippet.json()[0]["s"].endswith(" …")
