@@ -126,6 +126,13 @@ def m002_schedule(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m003_alias_lastmod(db: sqlite_utils.Database) -> None:
+    # The sitemap lastmod of each URL that leads to an article (a redirect source), kept apart
+    # from the article's own, so a redirect's lastmod never hides a later edit of its target.
+    db["aliases"].add_column("lastmod", str)
+
+
 def now() -> str:
     """The current time as ISO 8601 UTC, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -233,10 +240,14 @@ def content_hash(title: str, lead: str, text: str) -> str:
 
 
 def find_article(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
-    """The stored article at `url`, or at a URL that once led to it (a redirect, a duplicate)."""
+    """The stored article at `url`, or at a URL that once led to it (a redirect, a duplicate).
+
+    Its `lastmod` is the sitemap lastmod last seen for `url` itself: the article's own for its
+    URL, the alias's for a URL that leads to it.
+    """
     row = db.execute(
         "SELECT id, published, modified, lastmod FROM articles WHERE url = ? "
-        "UNION ALL SELECT a.id, a.published, a.modified, a.lastmod FROM aliases "
+        "UNION ALL SELECT a.id, a.published, a.modified, aliases.lastmod FROM aliases "
         "JOIN articles a ON a.id = aliases.article_id WHERE aliases.url = ? LIMIT 1",
         [url, url],
     ).fetchone()
@@ -286,13 +297,15 @@ def save_article(
     article: dict[str, Any],
     aliases: Iterable[str] = (),
     stems: tuple[str, str, str] | None = None,
+    lastmods: dict[str, str | None] | None = None,
 ) -> tuple[str, int]:
     """Insert or update one article; return ("new" | "updated" | "unchanged", article id).
 
     A changed title, lead or text moves the previous content into `versions`. Every URL in
     `aliases` (redirect sources, tracking-parameter variants) is remembered as leading here.
     `stems`: the title, lead and text already stemmed with text.stem_text (by an extraction
-    worker); computed here if not given. The caller owns the transaction.
+    worker); computed here if not given. `lastmods`: the sitemap lastmod of alias URLs (a
+    redirect source's own, never the article's). The caller owns the transaction.
     """
     row = dict(article)
     row["tags"] = json.dumps(row.get("tags") or [], ensure_ascii=False)
@@ -335,9 +348,10 @@ def save_article(
         _index_stems(db, article_id, row, stems)
     for url in set(aliases) - {row["url"]}:
         db.execute(
-            "INSERT INTO aliases (url, article_id) VALUES (?, ?) "
-            "ON CONFLICT(url) DO UPDATE SET article_id = excluded.article_id",
-            [url, article_id],
+            "INSERT INTO aliases (url, article_id, lastmod) VALUES (?, ?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET article_id = excluded.article_id, "
+            "lastmod = coalesce(excluded.lastmod, lastmod)",
+            [url, article_id, (lastmods or {}).get(url)],
         )
     return status, article_id
 

@@ -29,6 +29,9 @@ class Article:
     # lead and text for the search index, and the topic matches (None: not worked out yet).
     stems: tuple[str, str, str] | None = None
     matches: list[Any] | None = None
+    # The sitemap lastmod of an alias URL that led here (a redirect source): its own, not the
+    # article's.
+    lastmods: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass

@@ -68,9 +68,20 @@ class ExtractPipeline:
         canonical = clean_url(fields.pop("url") or item.url)
         if canonical != item.url and not spider.outlet.is_article(canonical):
             canonical = item.url  # a canonical link to a home or section page is a site bug
-        fields.update(url=canonical, outlet=item.outlet, lastmod=item.lastmod, source="crawl")
+        # The sitemap lastmod belongs to the URL that was requested: the article's own only if
+        # that is where it lives, else the redirect source's (tracked per URL, as an alias).
+        requested = item.requested[0] if item.requested else item.url
+        own = item.lastmod if requested == canonical else None
+        lastmods = {} if requested == canonical else {requested: item.lastmod}
+        fields.update(url=canonical, outlet=item.outlet, source="crawl")
+        if own is not None:  # else the article keeps the lastmod it had
+            fields["lastmod"] = own
         return Article(
-            fields=fields, aliases=[*item.requested, item.url], stems=stems, matches=matches
+            fields=fields,
+            aliases=[*item.requested, item.url],
+            stems=stems,
+            matches=matches,
+            lastmods=lastmods,
         )
 
 
@@ -145,7 +156,7 @@ class StorePipeline:
                         counts["failed"] = counts.get("failed", 0) + 1
                         continue
                     status, article_id = db.save_article(
-                        self.db, item.fields, item.aliases, stems=item.stems
+                        self.db, item.fields, item.aliases, stems=item.stems, lastmods=item.lastmods
                     )
                     counts[status] = counts.get(status, 0) + 1
                     if status != "unchanged":

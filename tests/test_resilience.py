@@ -433,3 +433,76 @@ def test_stemming_a_huge_text_in_sql_stops_at_datasettes_time_limit(db_path):
     )
     assert snippet.status_code == 200
     assert snippet.json()[0]["s"].endswith(" …")
+
+
+# -- item 11: a sitemap lastmod inherited through a redirect -----------------------------------
+
+OLD_PATH = "/kazakhstan_news/old-address-999001/"
+REDIRECT_LASTMOD = "2022-02-20T10:00:00+06:00"
+
+
+class MovedArticle(Site):
+    """The generic replica, where one article was moved: its sitemap lists the old address
+    (with a late lastmod), which answers 301 to the article. Once `target_listed`, the sitemap
+    lists the article's own address too, with its own lastmod."""
+
+    def __init__(self):
+        self.inner = GenericSite()
+        self.articles = self.inner.articles
+        self.article_path_regex = self.inner.article_path_regex
+        self.target = min(expected_articles(self.inner), key=lambda a: a.published)
+        self.target_listed = False
+
+    @Site.origin.setter
+    def origin(self, value: str) -> None:
+        self._origin = value.rstrip("/")
+        self.inner.origin = value
+
+    def reply(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> Reply:
+        if path == OLD_PATH:
+            return Reply(301, b"", {"Location": self.origin + self.target.path})
+        reply = self.inner.reply(method, path, query, headers)
+        if path.startswith("/sitemap-news-") and self.target.path.encode() in reply.body:
+            old = f"<url><loc>{self.origin}{OLD_PATH}</loc><lastmod>{REDIRECT_LASTMOD}</lastmod>"
+            body = reply.body.decode()
+            if self.target_listed:
+                body = body.replace("</urlset>", old + "</url></urlset>")
+            else:
+                own = re.escape(f"<url><loc>{self.origin}{self.target.path}</loc>") + (
+                    "<lastmod>[^<]*</lastmod>"
+                )
+                body = re.sub(own, old, body)
+            reply.body = body.encode()
+        return reply
+
+
+def test_a_redirects_lastmod_does_not_hide_a_later_edit_of_its_target(db_path):
+    site = MovedArticle()
+    target = site.target
+    with ReplicaServer(site) as server:
+        assert target.path not in site.inner.reply("GET", "/news.rss", "", {}).body.decode()
+        assert run(crawl_cmd(server, db_path)).returncode == 0
+        assert server.hits("^" + re.escape(OLD_PATH) + "$") == 1
+        database = sqlite_utils.Database(db_path)
+        row = next(database["articles"].rows_where("url = ?", [target.url]))
+        assert row["lastmod"] != "2022-02-20T10:00:00+06:00"  # not the redirect's
+        alias = database["aliases"].get(server.origin + OLD_PATH)
+        assert (alias["article_id"], alias["lastmod"]) == (row["id"], REDIRECT_LASTMOD)
+
+        server.clear_log()
+        assert run(crawl_cmd(server, db_path)).returncode == 0
+        assert server.hits("^" + re.escape(OLD_PATH) + "$") == 0  # its lastmod is known
+
+        # The article is edited; its own lastmod is older than the redirect's.
+        site.inner.edit_article(
+            target.id,
+            add_paragraph="Редакция уточнила данные.",
+            modified="2022-02-10T10:00:00+06:00",
+        )
+        site.target_listed = True
+        server.clear_log()
+        assert run(crawl_cmd(server, db_path)).returncode == 0
+        assert server.hits("^" + re.escape(target.path) + "$") == 1
+        assert server.hits("^" + re.escape(OLD_PATH) + "$") == 0
+        row = next(sqlite_utils.Database(db_path)["articles"].rows_where("url = ?", [target.url]))
+        assert "Редакция уточнила данные." in row["text"]
