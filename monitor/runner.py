@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor import db, locks, settings
+from monitor.errors import MonitorError
 from monitor.outlets import Outlet
 
 logger = logging.getLogger("monitor.runner")
@@ -108,7 +110,10 @@ class CrawlRunner:
                 )
                 self.stop(proc)
             reader.join(timeout=5)
-            status, summary = self.record(outlet, proc.pid, timed_out, proc.returncode)
+            try:
+                status, summary = self.record(outlet, proc.pid, timed_out, proc.returncode)
+            except (MonitorError, sqlite3.OperationalError) as exc:  # locked past the timeout
+                status, summary = "not recorded", f" ({exc})"
         finally:
             with self.lock:
                 self.running.pop(outlet.slug, None)
