@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import click
 
-from monitor import __version__, dates, db, outlets, runner, settings
+from monitor import __version__, dates, db, locks, outlets, processes, runner, settings
 from monitor.errors import MonitorError
 
 
@@ -65,6 +66,9 @@ class MonitorGroup(click.Group):
             return super().invoke(ctx)
         except MonitorError as exc:
             fail(str(exc))
+        except sqlite3.OperationalError as exc:
+            # locked by another process past MONITOR_BUSY_TIMEOUT, or the disk is full
+            fail(db.describe_error(exc, getattr(ctx.obj, "db", "?")))
 
 
 @click.group(cls=MonitorGroup)
@@ -156,6 +160,8 @@ def crawl(
     warn_if_index_stale(obj.db)
     click.echo(f"crawling {', '.join(o.slug for o in registry)} ...", err=True)
     result = subprocess.run(runner.crawl_command(registry, config), env=runner.scrapy_env())
+    if result.returncode == locks.BUSY_EXIT:  # its one-line message says who crawls it
+        sys.exit(locks.BUSY_EXIT)
     if result.returncode != 0:
         click.echo(f"crawl failed (exit {result.returncode}); see the log above", err=True)
         sys.exit(2 if result.returncode == 2 else 1)
@@ -303,7 +309,9 @@ def schedule(
         if slug not in {o.slug for o in chosen}:
             fail(f"--base-url {pair!r}: unknown or unscheduled outlet {slug!r}")
         config.base_urls[slug] = outlets.check_base_url(origin)
-    db.open_db(obj.db).close()  # an unusable database fails now, not at the first run
+    database = db.open_db(obj.db)  # an unusable database fails now, not at the first run
+    processes.reap(database)  # runs killed before they could record their end
+    database.close()
     scheduling.setup_logging(log_file or Path(obj.db).parent / "monitor.log")
     crawl_runner = runner.CrawlRunner(config)
     scheduling.serve(scheduling.build(chosen, crawl_runner), crawl_runner, grace)
@@ -319,6 +327,7 @@ def status(obj: Context) -> None:
     from monitor import schedule as scheduling
 
     database = db.open_db(obj.db)
+    processes.reap(database)  # a `running` crawl whose process is gone is `killed`
     rows = [("OUTLET", "LAST RUN", "STATUS", "REQ", "NEW", "UPD", "FAIL", "NEXT RUN")]
     for r in scheduling.status_rows(database, list(outlets.load(obj.outlets).values())):
         c = r["counts"]
@@ -327,7 +336,10 @@ def status(obj: Context) -> None:
                 r["outlet"],
                 r["last_run"] or "-",
                 r["status"],
-                *(str(c.get(k, "-")) for k in ("requests", "new", "updated", "failed")),
+                *(
+                    "-" if c.get(k) is None else str(c[k])
+                    for k in ("requests", "new", "updated", "failed")
+                ),
                 r["next_run"],
             )
         )

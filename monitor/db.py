@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,13 @@ def m002_schedule(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m003_alias_lastmod(db: sqlite_utils.Database) -> None:
+    # The sitemap lastmod of each URL that leads to an article (a redirect source), kept apart
+    # from the article's own, so a redirect's lastmod never hides a later edit of its target.
+    db["aliases"].add_column("lastmod", str)
+
+
+@migrations()
 def m012_analyser(db: sqlite_utils.Database) -> None:
     # The word analyser version the stemmed index was built with (monitor/search_index.py).
     from monitor import search_index
@@ -146,11 +153,39 @@ def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
+def busy_timeout() -> float:
+    """Seconds a write waits for another process's lock before "database is locked"
+    (MONITOR_BUSY_TIMEOUT)."""
+    from monitor import settings
+
+    return settings.MONITOR_BUSY_TIMEOUT
+
+
+def is_locked(exc: BaseException) -> bool:
+    """True if a database error means another process holds the lock (and may let go)."""
+    message = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
+
+
+def describe_error(exc: sqlite3.Error, path: str | os.PathLike[str]) -> str:
+    """A one-line explanation of a database error for the person running a command."""
+    if is_locked(exc):
+        return (
+            f"database {path} is locked by another process (waited {busy_timeout():g} s, "
+            "MONITOR_BUSY_TIMEOUT); try again when it is free"
+        )
+    return f"database {path}: {exc}"
+
+
+def open_db(path: str | os.PathLike[str], timeout: float | None = None) -> sqlite_utils.Database:
     """Open (creating if needed) the database at `path`, in WAL mode, fully migrated.
 
-    Raises MonitorError with a one-line reason when the path cannot be used.
+    A write waits up to `timeout` seconds (default: busy_timeout()) for another process's lock.
+    Raises MonitorError with a one-line reason when the path cannot be used, and refuses a
+    SQLite file that holds tables of something else (an empty one is ours to fill).
     """
+    if timeout is None:
+        timeout = busy_timeout()
     path = Path(path)
     if path.is_dir():
         raise MonitorError(f"database path {path} is a directory, not a file")
@@ -161,16 +196,36 @@ def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise MonitorError(f"database path {path} is not writable")
     try:
-        conn = sqlite3.connect(str(path), timeout=10, isolation_level=None)
+        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
         db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        _check_ours(db, path)
         if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.enable_wal()
         db.execute("PRAGMA synchronous = NORMAL")
         migrations.apply(db)
     except sqlite3.DatabaseError as exc:
+        if is_locked(exc):
+            raise MonitorError(describe_error(exc, path)) from None
         raise MonitorError(f"cannot use database {path}: {exc}") from None
     return db
+
+
+def _check_ours(db: sqlite_utils.Database, path: Path) -> None:
+    """Refuse a database that has tables but was never migrated by monitor: `monitor status`
+    or a crawl pointed at another program's file must not add twenty tables to it."""
+    tables = [
+        t
+        for t in db.table_names()
+        if not t.startswith("sqlite_") and t != migrations.migrations_table
+    ]
+    if tables and not migrations.applied(db):
+        db.conn.close()
+        shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+        raise MonitorError(
+            f"{path} is not a monitor database (it has other tables: {shown}); "
+            "give an empty or new file with --db"
+        )
 
 
 @contextlib.contextmanager
@@ -200,10 +255,14 @@ def content_hash(title: str, lead: str, text: str) -> str:
 
 
 def find_article(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
-    """The stored article at `url`, or at a URL that once led to it (a redirect, a duplicate)."""
+    """The stored article at `url`, or at a URL that once led to it (a redirect, a duplicate).
+
+    Its `lastmod` is the sitemap lastmod last seen for `url` itself: the article's own for its
+    URL, the alias's for a URL that leads to it.
+    """
     row = db.execute(
         "SELECT id, published, modified, lastmod FROM articles WHERE url = ? "
-        "UNION ALL SELECT a.id, a.published, a.modified, a.lastmod FROM aliases "
+        "UNION ALL SELECT a.id, a.published, a.modified, aliases.lastmod FROM aliases "
         "JOIN articles a ON a.id = aliases.article_id WHERE aliases.url = ? LIMIT 1",
         [url, url],
     ).fetchone()
@@ -212,12 +271,28 @@ def find_article(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
     return {"id": row[0], "published": row[1], "modified": row[2], "lastmod": row[3]}
 
 
-def is_dead(db: sqlite_utils.Database, url: str) -> bool:
-    """True if `url` failed permanently before (404, 410, not HTML, no text)."""
+def is_dead(db: sqlite_utils.Database, url: str, lastmod: datetime | None = None) -> bool:
+    """True if `url` failed permanently before (404, 410, not HTML, no text, timeouts in a
+    row) and its sitemap `lastmod`, if given, does not say it changed since."""
     row = db.execute(
-        "SELECT 1 FROM failures WHERE url = ? AND permanent = 1 LIMIT 1", [url]
+        "SELECT max(at) FROM failures WHERE url = ? AND permanent = 1", [url]
     ).fetchone()
-    return row is not None
+    if row[0] is None:
+        return False
+    failed = datetime.fromisoformat(row[0])
+    return lastmod is None or lastmod <= failed.replace(tzinfo=failed.tzinfo or UTC)
+
+
+def timeouts_in_a_row(db: sqlite_utils.Database, url: str, limit: int = 100) -> int:
+    """How many of the latest failures of `url` are timeouts, counting back to another kind."""
+    count = 0
+    for (reason,) in db.execute(
+        "SELECT reason FROM failures WHERE url = ? ORDER BY id DESC LIMIT ?", [url, limit]
+    ):
+        if not (reason or "").startswith("timeout"):
+            break
+        count += 1
+    return count
 
 
 def _insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
@@ -237,13 +312,15 @@ def save_article(
     article: dict[str, Any],
     aliases: Iterable[str] = (),
     stems: tuple[str, str, str] | None = None,
+    lastmods: dict[str, str | None] | None = None,
 ) -> tuple[str, int]:
     """Insert or update one article; return ("new" | "updated" | "unchanged", article id).
 
     A changed title, lead or text moves the previous content into `versions`. Every URL in
     `aliases` (redirect sources, tracking-parameter variants) is remembered as leading here.
     `stems`: the title, lead and text already stemmed with text.stem_text (by an extraction
-    worker); computed here if not given. The caller owns the transaction.
+    worker); computed here if not given. `lastmods`: the sitemap lastmod of alias URLs (a
+    redirect source's own, never the article's). The caller owns the transaction.
     """
     row = dict(article)
     row["tags"] = json.dumps(row.get("tags") or [], ensure_ascii=False)
@@ -286,9 +363,10 @@ def save_article(
         _index_stems(db, article_id, row, stems)
     for url in set(aliases) - {row["url"]}:
         db.execute(
-            "INSERT INTO aliases (url, article_id) VALUES (?, ?) "
-            "ON CONFLICT(url) DO UPDATE SET article_id = excluded.article_id",
-            [url, article_id],
+            "INSERT INTO aliases (url, article_id, lastmod) VALUES (?, ?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET article_id = excluded.article_id, "
+            "lastmod = coalesce(excluded.lastmod, lastmod)",
+            [url, article_id, (lastmods or {}).get(url)],
         )
     return status, article_id
 
@@ -356,16 +434,44 @@ def save_matches(db: sqlite_utils.Database, article_id: int, matches: Iterable[A
         )
 
 
-def start_crawl(db: sqlite_utils.Database, outlet: str, pid: int | None = None) -> int:
+def start_crawl(
+    db: sqlite_utils.Database, outlet: str, pid: int | None = None, started: str | None = None
+) -> int:
     """Insert a `crawls` row for a run that is starting (in process `pid`, by default this
-    one); return its id."""
-    row = {"outlet": outlet, "started": now(), "status": "running", "pid": pid or os.getpid()}
-    return db["crawls"].insert(row).last_pk
+    one; at `started`, by default now); return its id."""
+    row = {
+        "outlet": outlet,
+        "started": started or now(),
+        "status": "running",
+        "pid": pid or os.getpid(),
+    }
+    return _insert(db, "crawls", row)
 
 
 def finish_crawl(db: sqlite_utils.Database, crawl_id: int, status: str, **counts: int) -> None:
     """Close a `crawls` row with its outcome and counts."""
-    db["crawls"].update(crawl_id, {"finished": now(), "status": status, **counts})
+    row = {"finished": now(), "status": status, **counts}
+    db.execute(
+        f"UPDATE crawls SET {', '.join(f'[{k}] = ?' for k in row)} WHERE id = ?",
+        [*row.values(), crawl_id],
+    )
+
+
+def close_dead_crawls(
+    db: sqlite_utils.Database, alive: Callable[[int | None, str | None], bool]
+) -> int:
+    """Mark `killed` every `running` crawl for which alive(pid, started) is false; return how
+    many. Its `finished` stays empty: when it died is not known."""
+    rows = db.execute("SELECT id, pid, started FROM crawls WHERE status = 'running'").fetchall()
+    dead = [crawl_id for crawl_id, pid, started in rows if not alive(pid, started)]
+    if dead:
+        with writing(db):
+            marks = ", ".join("?" * len(dead))
+            db.execute(
+                f"UPDATE crawls SET status = 'killed' WHERE status = 'running' AND id IN ({marks})",
+                dead,
+            )
+    return len(dead)
 
 
 def fetch_state(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:

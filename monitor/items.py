@@ -30,6 +30,9 @@ class Article:
     stems: tuple[str, str, str] | None = None
     matches: list[Any] | None = None
     topics: str | None = None  # fingerprint of the topic file the matches were worked out with
+    # The sitemap lastmod of an alias URL that led here (a redirect source): its own, not the
+    # article's.
+    lastmods: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass

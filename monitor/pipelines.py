@@ -16,7 +16,7 @@ from typing import Any
 
 from twisted.internet import task
 
-from monitor import db, extraction
+from monitor import db, extraction, recorder
 from monitor.items import Article, Page, PageFailure
 from monitor.matching import TopicFile
 from monitor.template import Template
@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 CHROME_EVERY = 50  # pages: the template's whole chrome is recomputed this often
 SAVE_EVERY = 200  # pages: the template is saved this often (and when the crawl ends)
+# Last tries at storing what is left when the crawl ends (a lock may be about to go away).
+FINAL_FLUSH_ATTEMPTS = 3
 
 
 class ExtractPipeline:
@@ -107,13 +109,21 @@ class ExtractPipeline:
         canonical = clean_url(fields.pop("url") or item.url)
         if canonical != item.url and not spider.outlet.is_article(canonical):
             canonical = item.url  # a canonical link to a home or section page is a site bug
-        fields.update(url=canonical, outlet=item.outlet, lastmod=item.lastmod, source="crawl")
+        # The sitemap lastmod belongs to the URL that was requested: the article's own only if
+        # that is where it lives, else the redirect source's (tracked per URL, as an alias).
+        requested = item.requested[0] if item.requested else item.url
+        own = item.lastmod if requested == canonical else None
+        lastmods = {} if requested == canonical else {requested: item.lastmod}
+        fields.update(url=canonical, outlet=item.outlet, source="crawl")
+        if own is not None:  # else the article keeps the lastmod it had
+            fields["lastmod"] = own
         return Article(
             fields=fields,
             aliases=[*item.requested, item.url],
             stems=stems,
             matches=matches,
             topics=self.pool.topics_fingerprint if self.pool is not None else None,
+            lastmods=lastmods,
         )
 
 
@@ -141,8 +151,13 @@ class StorePipeline:
     def close_spider(self) -> None:
         if self.loop is not None and self.loop.running:
             self.loop.stop()
-        self.flush()
+        for _ in range(FINAL_FLUSH_ATTEMPTS):  # each waits up to MONITOR_BUSY_TIMEOUT
+            self.flush()
+            if not self.buffer:
+                break
         if self.buffer:
+            # The crawl is then `failed` and saves no validators, so the next one asks again.
+            self.crawler.stats.set_value("monitor/unstored", len(self.buffer))
             logger.error("%d items could not be stored; see the errors above", len(self.buffer))
 
     def process_item(self, item: Any) -> Any:
@@ -162,10 +177,11 @@ class StorePipeline:
         if not self.buffer:
             return
         items, stats = self.buffer, self.crawler.stats
-        crawl_id = getattr(self.crawler.spider, "crawl_id", None)
+        spider = self.crawler.spider
         counts: dict[str, int] = {}
         try:
             with db.writing(self.db):
+                crawl_id = recorder.crawl_id(spider, self.db)  # inserted if the start could not
                 for item in items:
                     if isinstance(item, PageFailure):
                         db.save_failure(
@@ -180,7 +196,7 @@ class StorePipeline:
                         counts["failed"] = counts.get("failed", 0) + 1
                         continue
                     status, article_id = db.save_article(
-                        self.db, item.fields, item.aliases, stems=item.stems
+                        self.db, item.fields, item.aliases, stems=item.stems, lastmods=item.lastmods
                     )
                     counts[status] = counts.get(status, 0) + 1
                     if status != "unchanged":
@@ -194,6 +210,7 @@ class StorePipeline:
         except sqlite3.Error as exc:
             logger.error("cannot write to %s: %s; will retry", self.path, exc)
             return
+        spider.crawl_id = crawl_id
         self.buffer = []
         for key, value in counts.items():
             stats.inc_value(f"monitor/{key}", value)

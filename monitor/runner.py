@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -22,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor import db, settings
+from monitor import db, locks, settings
+from monitor.errors import MonitorError
 from monitor.outlets import Outlet
 
 logger = logging.getLogger("monitor.runner")
@@ -108,7 +110,10 @@ class CrawlRunner:
                 )
                 self.stop(proc)
             reader.join(timeout=5)
-            status, summary = self.record(outlet, proc.pid, timed_out)
+            try:
+                status, summary = self.record(outlet, proc.pid, timed_out, proc.returncode)
+            except (MonitorError, sqlite3.OperationalError) as exc:  # locked past the timeout
+                status, summary = "not recorded", f" ({exc})"
         finally:
             with self.lock:
                 self.running.pop(outlet.slug, None)
@@ -130,7 +135,9 @@ class CrawlRunner:
                 proc.kill()
             proc.wait()
 
-    def record(self, outlet: Outlet, pid: int, timed_out: bool) -> tuple[str, str]:
+    def record(
+        self, outlet: Outlet, pid: int, timed_out: bool, returncode: int | None = None
+    ) -> tuple[str, str]:
         """Make sure the run has a finished `crawls` row; return its status and a summary
         (its counts, and the first failure's reason when nothing was stored)."""
         database = db.open_db(self.config.db)
@@ -140,9 +147,17 @@ class CrawlRunner:
                 "ORDER BY id DESC LIMIT 1",
                 [outlet.slug, pid],
             ).fetchone()
+            if row is None and returncode == locks.BUSY_EXIT and not timed_out:
+                return "skipped (another process is crawling it)", ""
             if timed_out or row is None or row[1] == "running":
-                # it was stopped, or died before it could record its own end
-                status = "timed out" if timed_out else "failed"
+                # it was stopped, killed (a signal: SIGKILL, the OOM killer), or died before
+                # it could record its own end
+                if timed_out:
+                    status = "timed out"
+                elif returncode is not None and returncode < 0:
+                    status = "killed"
+                else:
+                    status = "failed"
                 crawl_id = row[0] if row else db.start_crawl(database, outlet.slug, pid=pid)
                 db.finish_crawl(database, crawl_id, status)
             else:

@@ -45,8 +45,19 @@ class SeedResult:
     article_id: int | None = None
 
 
+# A page capture is tens of kilobytes; a bigger file is not one (a dump, a log, a mistake) and
+# would be stored as one giant article.
+MAX_CAPTURE_BYTES = 1024 * 1024
+
+
 def read_capture(path: Path) -> str:
-    """The text of a seed file; SeedError if it is empty, binary or not UTF-8."""
+    """The text of a seed file; SeedError if it is empty, too large, binary or not UTF-8."""
+    size = path.stat().st_size
+    if size > MAX_CAPTURE_BYTES:
+        raise SeedError(
+            f"too large for a page capture: {size / 1024 / 1024:.1f} MB "
+            f"(at most {MAX_CAPTURE_BYTES // 1024 // 1024} MB)"
+        )
     data = path.read_bytes()
     if not data.strip():
         raise SeedError("empty file")

@@ -31,6 +31,12 @@ MONITOR_EXTRACT_TIMEOUT = float(os.environ.get("MONITOR_EXTRACT_TIMEOUT", "60"))
 MONITOR_COMMIT_INTERVAL = 0.5
 # Default look-back window of a crawl when no `-a since=` is given, in days.
 MONITOR_SINCE_DAYS = 3
+# Seconds a write waits for another process's lock on the database before giving up with a
+# one-line "database is locked" error (a crawl keeps its items and tries again later).
+MONITOR_BUSY_TIMEOUT = float(os.environ.get("MONITOR_BUSY_TIMEOUT", "10"))
+# An article page that timed out in this many crawls in a row is not fetched again until its
+# sitemap lastmod changes.
+MONITOR_TIMEOUTS_BEFORE_DEAD = 3
 
 # Politeness toward real sites.
 # Say who is crawling; set MONITOR_CONTACT (an e-mail or URL) so site owners can reach you.

@@ -26,7 +26,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 from scrapy.settings import BaseSettings
 
-from monitor import outlets
+from monitor import locks, outlets
 from monitor.errors import MonitorError
 
 
@@ -48,9 +48,11 @@ class Command(ScrapyCrawl):
         assert self.crawler_process is not None
         try:
             targets = self.targets(args, opts.spargs)
+            # One crawl per outlet at a time across processes; held until this process ends.
+            self.held = locks.hold(self.settings.get("MONITOR_DB"), _slugs(targets))
         except MonitorError as exc:
             print(f"Error: {exc}", file=sys.stderr)
-            self.exitcode = 2
+            self.exitcode = locks.BUSY_EXIT if isinstance(exc, locks.OutletBusy) else 2
             return
         crawlers: list[Crawler] = []
         for spidercls, kwargs in targets:
@@ -123,6 +125,14 @@ def without_disabled(settings: BaseSettings) -> None:
             {key: value for key, value in chosen.items() if key not in off},
             priority=settings.getpriority(name) or "project",
         )
+
+
+def _slugs(targets: list[tuple[type, dict]]) -> list[str]:
+    """The outlet each (spider class, arguments) crawls."""
+    return [
+        kwargs.get("outlet") or getattr(spidercls, "outlet_slug", None) or spidercls.name
+        for spidercls, kwargs in targets
+    ]
 
 
 def _check_topics(path: str | None) -> None:

@@ -273,7 +273,7 @@ class NewsSpider(scrapy.Spider):
                 stats.inc_value("monitor/skipped_known")
                 return None
             stats.inc_value("monitor/refetch_lastmod")
-        elif db.is_dead(self.db, url):
+        elif db.is_dead(self.db, url, lastmod):
             stats.inc_value("monitor/skipped_dead")
             return None
         if url in self.requested:
@@ -362,6 +362,12 @@ class NewsSpider(scrapy.Spider):
             reason = f"redirect loop or too many redirects ({message})"
         elif "timeout" in name.lower() or "timed out" in message.lower():
             reason = f"timeout ({name})"
+            limit = self.crawler.settings.getint("MONITOR_TIMEOUTS_BEFORE_DEAD", 3)
+            if article and db.timeouts_in_a_row(self.db, url) + 1 >= limit:
+                # A page that never answers in time costs every crawl its timeouts and
+                # retries: given up until its sitemap lastmod says it changed.
+                reason += f", {limit} in a row: not fetched again until it changes"
+                return self.failure(url, None, reason, True)
         elif (
             "maxsize" in message.lower()
             or "max size" in message.lower()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextvars
 import re
+import time
 from urllib.parse import parse_qs
 
 from datasette import hookimpl
@@ -200,8 +201,44 @@ def render_cell(value, column, table, database):
     return highlight(value, q)
 
 
+# Datasette stops a query at its time limit between SQLite's steps, never inside a Python
+# function: stem() works through long text in chunks and interrupts the query itself when the
+# limit is reached; search_snippet() looks for its word in the first SNIPPET_SCAN characters.
+STEM_CHUNK = 50_000
+SNIPPET_SCAN = 200_000
+
+
+def limited_stem(conn, limit_s: float):
+    """stem() for one connection: the stems of a text, or an interrupted query when stemming
+    it takes longer than `limit_s` seconds (Datasette: "SQL query took too long")."""
+
+    def stem(value):
+        text = value if isinstance(value, str) else ""
+        deadline = time.monotonic() + limit_s
+        out, start = [], 0
+        while start < len(text):
+            end = text.find(" ", start + STEM_CHUNK)
+            end = len(text) if end < 0 else end
+            out.append(stem_text(text[start:end]))
+            start = end
+            if start < len(text) and time.monotonic() > deadline:
+                conn.interrupt()
+                return None
+        return " ".join(filter(None, out))
+
+    return stem
+
+
+def bounded_snippet(text, q):
+    if isinstance(text, str) and len(text) > SNIPPET_SCAN:
+        snippet = search_snippet(text[:SNIPPET_SCAN], q)
+        return snippet if snippet.endswith("…") else snippet + " …"
+    return search_snippet(text, q)
+
+
 @hookimpl
-def prepare_connection(conn):
-    conn.create_function("stem", 1, lambda value: stem_text(value or ""), deterministic=True)
+def prepare_connection(conn, datasette):
+    limit_s = (datasette.setting("sql_time_limit_ms") or 1000) / 1000
+    conn.create_function("stem", 1, limited_stem(conn, limit_s), deterministic=True)
     conn.create_function("stem_query", 1, stem_query, deterministic=True)
-    conn.create_function("search_snippet", 2, search_snippet, deterministic=True)
+    conn.create_function("search_snippet", 2, bounded_snippet, deterministic=True)
