@@ -38,6 +38,11 @@ COMMON_DROP_TEXT = (
 
 MIN_TEXT = 40  # characters: less is a menu or a caption, not an article
 
+# The version of this extraction code, stored with every article it produced. Raise it when a
+# change here alters what is extracted; `monitor reextract` runs the current code over the
+# archived pages.
+EXTRACTION_VERSION = 1
+
 # What trafilatura is asked for (favor_recall is added per page: on when the outlet's body
 # selector already cut the article out). benchmarks/crawl.py times the same call as its floor.
 TRAFILATURA_OPTIONS: dict[str, Any] = {

@@ -16,7 +16,7 @@ from typing import Any
 
 from twisted.internet import task
 
-from monitor import db, extraction
+from monitor import archive, db, extraction
 from monitor.items import Article, Page, PageFailure
 from monitor.urls import clean_url
 from monitor.workers import WorkerPool, worker_pool
@@ -66,6 +66,7 @@ class ExtractPipeline:
         if canonical != item.url and not spider.outlet.is_article(canonical):
             canonical = item.url  # a canonical link to a home or section page is a site bug
         fields.update(url=canonical, outlet=item.outlet, lastmod=item.lastmod, source="crawl")
+        fields["extraction_version"] = extraction.EXTRACTION_VERSION
         return Article(
             fields=fields, aliases=[*item.requested, item.url], stems=stems, matches=matches
         )
@@ -115,13 +116,14 @@ class StorePipeline:
 
     def flush(self) -> None:
         """Commit buffered items in one transaction; on a database error keep them for later."""
-        if not self.buffer:
+        if not self.buffer and not getattr(self.crawler, "monitor_captures", None):
             return
         items, stats = self.buffer, self.crawler.stats
         crawl_id = getattr(self.crawler.spider, "crawl_id", None)
         counts: dict[str, int] = {}
         try:
             with db.writing(self.db):
+                archive.store_captures(self.db, self.crawler)
                 for item in items:
                     if isinstance(item, PageFailure):
                         db.save_failure(
@@ -139,6 +141,7 @@ class StorePipeline:
                         self.db, item.fields, item.aliases, stems=item.stems
                     )
                     counts[status] = counts.get(status, 0) + 1
+                    archive.link_captures(self.db, article_id, [item.fields["url"], *item.aliases])
                     if status != "unchanged":
                         matches = item.matches
                         if matches is None:  # extracted in this process: match here too

@@ -70,6 +70,11 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "monitor.recorder.CrawlRecorder": 100,
 }
+# The web archive (monitor/archive.py): every article fetch as served, in WARC files in warc/
+# beside the database; each file is closed for a new one past MONITOR_WARC_MAX_BYTES.
+DOWNLOADER_MIDDLEWARES = {"monitor.archive.ArchiveMiddleware": 950}
+MONITOR_WARC = os.environ.get("MONITOR_WARC", "1") not in ("0", "false", "no")
+MONITOR_WARC_MAX_BYTES = int(os.environ.get("MONITOR_WARC_MAX_BYTES", str(256 * 1024 * 1024)))
 
 LOG_LEVEL = os.environ.get("MONITOR_LOG_LEVEL", "INFO")
 FEED_EXPORT_ENCODING = "utf-8"
