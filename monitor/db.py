@@ -152,6 +152,9 @@ def m014_captures(db: sqlite_utils.Database) -> None:
     db["captures"].create_index(["outlet", "fetched"])
     # The extraction code that produced each article (extraction.EXTRACTION_VERSION).
     db["articles"].add_column("extraction_version", int)
+    # What replaced each version: NULL for the outlet's own edit found by a crawl, "recheck" for
+    # one found by a recheck, "reextract" for new extraction code run over the archived page.
+    db["versions"].add_column("replaced_by", str)
     # `monitor reextract` runs, so an interrupted one resumes where it stopped.
     db["reextract_runs"].create(
         {
