@@ -492,3 +492,63 @@ def reextract(
     )
     for error in result.errors[:10]:
         click.echo(f"  {error}", err=True)
+
+
+@cli.command()
+@click.argument("slugs", nargs=-1)
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Every stored article of these outlets, now, ignoring the schedule.",
+)
+@click.option(
+    "--budget",
+    default=settings.MONITOR_RECHECK_BUDGET,
+    show_default=True,
+    type=click.IntRange(1),
+    help="At most this many requests per outlet.",
+)
+@click.option(
+    "--delay",
+    default=settings.DOWNLOAD_DELAY,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds between two requests to a site.",
+)
+@click.pass_obj
+def recheck(obj: Context, slugs: tuple[str, ...], every: bool, budget: int, delay: float) -> None:
+    """Fetch stored articles again to catch silent edits and removals (the due ones by default).
+
+    Example: monitor recheck orda --all
+    """
+    from monitor import recheck as rechecks
+
+    registry = {o.slug: o for o in select(obj, slugs)}
+    if settings.MONITOR_RECHECK_SCOPE not in ("matched", "all"):
+        fail(
+            f"MONITOR_RECHECK_SCOPE must be matched or all, not {settings.MONITOR_RECHECK_SCOPE!r}"
+        )
+    politeness = rechecks.Politeness(
+        user_agent=settings.USER_AGENT,
+        delay=delay,
+        timeout=settings.DOWNLOAD_TIMEOUT,
+        max_bytes=settings.DOWNLOAD_MAXSIZE,
+        budget=budget,
+    )
+    report = rechecks.run(
+        obj.db,
+        registry,
+        list(registry),
+        politeness,
+        every=every,
+        scope=settings.MONITOR_RECHECK_SCOPE,
+        topics_path=obj.topics,
+        say=click.echo,
+    )
+    click.echo(
+        f"rechecked {report.checked} articles: {report.alive} still there "
+        f"({len(report.edited)} edited), {len(report.suspected)} gone once (to confirm), "
+        f"{len(report.removed)} removed, {len(report.transient)} transient failures"
+        + (f", {report.over_budget} left for the next run (budget)" if report.over_budget else "")
+    )

@@ -9,6 +9,7 @@ all: an edit from "Токаев" to "токаев" is an edit.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 
 from monitor.text import token_spans
@@ -24,14 +25,19 @@ class Segment:
 
 def _pieces(text: str) -> list[str]:
     """The text as alternating words and gaps (spaces, punctuation); joined, the text again."""
-    pieces, at = [], 0
+    pieces: list[str] = []
+
+    def gap(chunk: str) -> None:  # a line break is a piece of its own: paragraphs align
+        pieces.extend(p for p in re.split(r"(\n)", chunk) if p)
+
+    at = 0
     for start, end in token_spans(text):
         if start > at:
-            pieces.append(text[at:start])
+            gap(text[at:start])
         pieces.append(text[start:end])
         at = end
     if at < len(text):
-        pieces.append(text[at:])
+        gap(text[at:])
     return pieces
 
 
@@ -64,3 +70,16 @@ def changed_words(segments: list[Segment]) -> tuple[int, int]:
     deleted = sum(len(token_spans(s.text)) for s in segments if s.op == "deleted")
     inserted = sum(len(token_spans(s.text)) for s in segments if s.op == "inserted")
     return deleted, inserted
+
+
+def changed_lines(segments: list[Segment]) -> list[list[Segment]]:
+    """The lines (paragraphs) of a diff that hold a change, each as its own segments."""
+    lines: list[list[Segment]] = [[]]
+    for segment in segments:
+        parts = segment.text.split("\n")
+        for i, part in enumerate(parts):
+            if i:
+                lines.append([])
+            if part:
+                lines[-1].append(Segment(segment.op, part))
+    return [line for line in lines if any(s.op != "same" for s in line)]

@@ -75,6 +75,10 @@ EXTENSIONS = {
 DOWNLOADER_MIDDLEWARES = {"monitor.archive.ArchiveMiddleware": 950}
 MONITOR_WARC = os.environ.get("MONITOR_WARC", "1") not in ("0", "false", "no")
 MONITOR_WARC_MAX_BYTES = int(os.environ.get("MONITOR_WARC_MAX_BYTES", str(256 * 1024 * 1024)))
+# Rechecks (monitor/recheck.py): which articles are watched ("matched": those matching a topic;
+# "all": every crawled article), and at most how many requests per outlet and run.
+MONITOR_RECHECK_SCOPE = os.environ.get("MONITOR_RECHECK_SCOPE", "matched")
+MONITOR_RECHECK_BUDGET = int(os.environ.get("MONITOR_RECHECK_BUDGET", "200"))
 
 LOG_LEVEL = os.environ.get("MONITOR_LOG_LEVEL", "INFO")
 FEED_EXPORT_ENCODING = "utf-8"

@@ -20,7 +20,7 @@ from datasette.utils import urlsafe_components
 from datasette.utils.asgi import Response
 
 from monitor import archive
-from monitor.edits import changed_words, word_diff
+from monitor.edits import changed_lines, changed_words, word_diff
 
 DATABASE = "monitor"
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
@@ -84,7 +84,16 @@ def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         d, i = changed_words(segments)
         deleted, inserted = deleted + d, inserted + i
     changed = [key for key, segs in fields.items() if any(s.op != "same" for s in segs)]
-    return {**fields, "changed": changed, "deleted": deleted, "inserted": inserted}
+    lines = changed_lines(fields["text"])
+    paragraphs = len([p for p in (new.get("text") or "").splitlines() if p.strip()])
+    return {
+        **fields,
+        "text_lines": lines,
+        "unchanged_paragraphs": max(paragraphs - len(lines), 0),
+        "changed": changed,
+        "deleted": deleted,
+        "inserted": inserted,
+    }
 
 
 async def article_evidence(db, article_id: str) -> dict[str, Any]:
