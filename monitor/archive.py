@@ -322,6 +322,36 @@ def _safe_path(root: Path, file: str) -> Path:
     return path
 
 
+# -- disk use ---------------------------------------------------------------------------------
+
+
+def usage(db: Any, root: str | os.PathLike[str]) -> dict[str, Any]:
+    """The archive's size: per outlet and month (from `captures`), and on disk per outlet."""
+    months = [
+        {
+            "outlet": row[0],
+            "month": row[1],
+            "captures": row[2],
+            "articles": row[3],
+            "bytes": row[4] or 0,
+        }
+        for row in db.execute(
+            "select outlet, substr(fetched, 1, 7) as month, count(*), "
+            "count(distinct article_id), sum(length) from captures "
+            "group by outlet, month order by outlet, month"
+        )
+    ]
+    disk: dict[str, dict[str, int]] = {}
+    root = Path(root)
+    if root.is_dir():
+        for path in root.rglob("*.warc.gz"):
+            outlet = path.relative_to(root).parts[0]
+            entry = disk.setdefault(outlet, {"files": 0, "bytes": 0})
+            entry["files"] += 1
+            entry["bytes"] += path.stat().st_size
+    return {"months": months, "disk": disk}
+
+
 # -- the crawl's side: a downloader middleware and the pipeline's hook --------------------------
 
 

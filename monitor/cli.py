@@ -552,3 +552,36 @@ def recheck(obj: Context, slugs: tuple[str, ...], every: bool, budget: int, dela
         f"{len(report.removed)} removed, {len(report.transient)} transient failures"
         + (f", {report.over_budget} left for the next run (budget)" if report.over_budget else "")
     )
+
+
+@cli.command(name="archive")
+@click.pass_obj
+def archive_command(obj: Context) -> None:
+    """Show the web archive's size per outlet and month (WARC files in warc/ beside the database).
+
+    Example: monitor archive
+    """
+    from monitor import archive
+
+    database = db.open_db(obj.db)
+    root = archive.archive_dir(obj.db)
+    found = archive.usage(database, root)
+    click.echo(f"archive: {root}")
+    if not found["months"] and not found["disk"]:
+        click.echo("  empty: no fetch archived yet")
+        return
+    click.echo(
+        f"  {'outlet':<14} {'month':<8} {'captures':>9} {'articles':>9} {'MB':>9} {'KB/art.':>8}"
+    )
+    for row in found["months"]:
+        per = row["bytes"] / row["articles"] / 1024 if row["articles"] else 0
+        click.echo(
+            f"  {row['outlet']:<14} {row['month']:<8} {row['captures']:>9,} {row['articles']:>9,} "
+            f"{row['bytes'] / 2**20:>9.1f} {per:>8.1f}"
+        )
+    for outlet, entry in sorted(found["disk"].items()):
+        click.echo(
+            f"  {outlet:<14} on disk: {entry['files']} file(s), {entry['bytes'] / 2**20:.1f} MB"
+        )
+    total = sum(entry["bytes"] for entry in found["disk"].values())
+    click.echo(f"  total on disk: {total / 2**20:.1f} MB")

@@ -16,13 +16,16 @@ What an answer means:
   a `removals` row (with the status, final URL, time and the archived answer) only when the next
   check says so again; everything archived before is kept;
 - anything else (5xx, 429, a timeout, a refused connection) is transient: counted, checked again
-  next run, never a removal.
+  after a growing delay (15 minutes, 30, ... at most a day), never a removal.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -37,6 +40,8 @@ import sqlite_utils
 
 from monitor import archive, dates, db, extraction, outlets
 
+logger = logging.getLogger("monitor.recheck")
+
 SCHEDULE = (timedelta(hours=1), timedelta(days=1), timedelta(days=7), timedelta(days=30))
 SOFT_404 = re.compile(
     r"материал\s+(был\s+)?удал[её]н|материал\s+жойылды|страница\s+(не\s+найдена|удалена)"
@@ -44,6 +49,7 @@ SOFT_404 = re.compile(
     re.I,
 )
 MAX_REDIRECTS = 5
+TRANSIENT_BACKOFF = timedelta(minutes=15)
 
 
 @dataclass
@@ -322,7 +328,10 @@ def run(
                     continue
                 if _transient(answer):
                     report.transient.append(f"{url} ({answer.error or f'HTTP {answer.status}'})")
-                    state.update(transient=(bad or 0) + 1)
+                    # Tried again later, sooner the first times: 15 min, 30 min, ... a day.
+                    backoff = TRANSIENT_BACKOFF * 2 ** min(bad or 0, 10)
+                    due = now + min(backoff, timedelta(days=1))
+                    state.update(transient=(bad or 0) + 1, due=due.isoformat())
                     database["rechecks"].update(article_id, state)
                     continue
                 report.alive += 1
@@ -433,3 +442,20 @@ def _silent_edit(
         )
         db.save_matches(database, article_id, match(topics, fields))
     return True
+
+
+def scheduled(db_path: str, outlets_path: str, topics_path: str, slugs: list[str]) -> int:
+    """The scheduler's job: `monitor recheck SLUGS` in a subprocess (a crash or a hang never
+    takes the scheduler down); its report goes to the log. Returns the exit status."""
+    cmd = [sys.executable, "-m", "monitor", "--db", db_path, "--outlets", outlets_path]
+    cmd += ["--topics", topics_path, "recheck", *slugs]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    except subprocess.TimeoutExpired:
+        logger.error("rechecks did not finish within an hour; stopped")
+        return 1
+    for line in done.stdout.splitlines():
+        logger.info("%s", line)
+    if done.returncode != 0:
+        logger.error("rechecks failed (exit %d): %s", done.returncode, done.stderr[-500:])
+    return done.returncode

@@ -79,6 +79,8 @@ MONITOR_WARC_MAX_BYTES = int(os.environ.get("MONITOR_WARC_MAX_BYTES", str(256 * 
 # "all": every crawled article), and at most how many requests per outlet and run.
 MONITOR_RECHECK_SCOPE = os.environ.get("MONITOR_RECHECK_SCOPE", "matched")
 MONITOR_RECHECK_BUDGET = int(os.environ.get("MONITOR_RECHECK_BUDGET", "200"))
+# `monitor schedule` runs the due rechecks this often, in seconds (0: never).
+MONITOR_RECHECK_EVERY = int(os.environ.get("MONITOR_RECHECK_EVERY", "1800"))
 
 LOG_LEVEL = os.environ.get("MONITOR_LOG_LEVEL", "INFO")
 FEED_EXPORT_ENCODING = "utf-8"

@@ -19,7 +19,15 @@ import pytest
 import sqlite_utils
 
 from monitor import archive
-from tests.conftest import FAST, ROOT, SINCE, clean_env, expected_articles, scrapy_crawl
+from tests.conftest import (
+    FAST,
+    ROOT,
+    SINCE,
+    clean_env,
+    expected_articles,
+    run_monitor,
+    scrapy_crawl,
+)
 from tests.replica.orda import OrdaSite
 from tests.replica.server import ReplicaServer
 
@@ -95,6 +103,14 @@ def test_every_article_fetch_is_archived_and_read_back_by_offset(db_path):
                     relative = str(file.relative_to(root))
                     indexed.add((relative, int(entry["offset"]), int(entry["length"])))
         assert indexed == {(c["file"], c["offset"], c["length"]) for c in captures}
+        # `monitor archive` reports the same records and bytes.
+        shown = run_monitor("--db", str(db_path), "archive")
+        assert shown.returncode == 0, shown.stderr
+        month = captures[0]["fetched"][:7]
+        line = next(x for x in shown.stdout.splitlines() if x.split()[:2] == ["orda", month])
+        assert line.split()[2:4] == [str(len(captures)), str(len(articles))]
+        on_disk = sum(f.stat().st_size for f in files) / 2**20
+        assert f"total on disk: {on_disk:.1f} MB" in shown.stdout
         # Each file is one outlet's, named by outlet and day.
         assert all(
             re.match(r"orda/orda-\d{8}-\d{6}-\d+-\d{4}\.warc\.gz$", c["file"]) for c in captures

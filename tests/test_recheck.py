@@ -244,3 +244,60 @@ def test_screenshots_of_an_edited_and_a_removed_article(rechecked, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_scheduler_runs_the_due_rechecks(rechecked, tmp_path, caplog):
+    from monitor import outlets, recheck, schedule
+    from monitor.runner import CrawlRunner, RunConfig
+
+    registry = outlets.load(ROOT / "seeds" / "outlets.yml")
+    config = RunConfig(
+        db=str(rechecked.path),
+        outlets=str(ROOT / "seeds" / "outlets.yml"),
+        topics=str(ROOT / "seeds" / "topics.yml"),
+    )
+    scheduler = schedule.build([registry["orda"]], CrawlRunner(config))
+    job = scheduler.get_job("recheck")
+    assert job is not None and job.func is recheck.scheduled
+    assert job.args[-1] == ["orda"]
+    # The job itself: nothing is due right after the two runs above, and it says so.
+    with caplog.at_level("INFO", logger="monitor.recheck"):
+        assert recheck.scheduled(*job.args) == 0
+    assert "rechecked 0 articles" in caplog.text
+
+
+def test_the_schedule_follows_publication_and_watches_matched_articles(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from monitor import db, recheck
+
+    database = db.open_db(tmp_path / "monitor.db")
+    published = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    ids = []
+    with db.writing(database):
+        for n in range(2):
+            _, article_id = db.save_article(
+                database,
+                {
+                    "url": f"https://orda.kz/a-{n}/",
+                    "outlet": "orda",
+                    "title": f"Заголовок {n}",
+                    "text": "Текст статьи.",
+                    "published": published.isoformat(),
+                    "source": "crawl",
+                },
+            )
+            ids.append(article_id)
+        database.execute(
+            "insert into matches (article_id, topic, score, evidence, matched) "
+            "values (?, 'qantar', 5, '[]', ?)",
+            [ids[0], db.now()],
+        )
+    assert recheck.plan(database) == 1  # only the matched article by default
+    state = database["rechecks"].get(ids[0])
+    assert state["due"] == (published + timedelta(hours=1)).isoformat()
+    # Checked now (two hours after publication): the next turn is a day after publication.
+    step, due = recheck._next_due(published, datetime.now(UTC))
+    assert (step, due) == (1, (published + timedelta(days=1)).isoformat())
+    assert recheck._next_due(published, published + timedelta(days=31)) == (4, None)
+    assert recheck.plan(database, "all") == 1  # and, configurably, every article
