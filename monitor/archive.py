@@ -28,6 +28,7 @@ import hashlib
 import io
 import logging
 import os
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -162,7 +163,7 @@ class Archive:
         self.max_bytes = max_bytes
         self.files: dict[str, _WarcFile] = {}
         self.serial = 0
-        self.writer = WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
+        self.lock = threading.Lock()  # records are built in any thread, appended one at a time
 
     def _file(self, outlet: str) -> _WarcFile:
         day = datetime.now(UTC).strftime("%Y%m%d")
@@ -188,11 +189,15 @@ class Archive:
         protocol: str = "HTTP/1.1",
         kind: str = "crawl",
     ) -> Capture:
-        """Archive one fetch (request and response records); return where it went."""
+        """Archive one fetch (request and response records); return where it went.
+
+        Thread-safe: the records are built and compressed in the calling thread, and appended
+        to the outlet's file under a lock."""
+        writer = WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
         split = urlsplit(url)
         target = (split.path or "/") + (f"?{split.query}" if split.query else "")
         req_headers = [("Host", split.netloc), *request_headers]
-        request = self.writer.create_warc_record(
+        request = writer.create_warc_record(
             url,
             "request",
             payload=io.BytesIO(b""),
@@ -206,7 +211,7 @@ class Archive:
         except ValueError:
             phrase = "Unknown"
         resp_headers = list(response_headers)
-        response = self.writer.create_warc_record(
+        response = writer.create_warc_record(
             url,
             "response",
             payload=io.BytesIO(body),
@@ -216,9 +221,10 @@ class Archive:
         response_id = response.rec_headers.get_header("WARC-Record-ID")
         request.rec_headers.replace_header("WARC-Date", response.rec_headers["WARC-Date"])
         request.rec_headers.add_header("WARC-Concurrent-To", response_id)
-        records = [_record_bytes(self.writer, response), _record_bytes(self.writer, request)]
-        target_file = self._file(outlet)
-        offset, length = target_file.append(records)
+        records = [_record_bytes(writer, response), _record_bytes(writer, request)]
+        with self.lock:
+            target_file = self._file(outlet)
+            offset, length = target_file.append(records)
         content_type = next((v for k, v in resp_headers if k.lower() == "content-type"), None)
         return Capture(
             url=url,
@@ -234,9 +240,10 @@ class Archive:
         )
 
     def close(self) -> None:
-        for warc in self.files.values():
-            warc.close()
-        self.files.clear()
+        with self.lock:
+            for warc in self.files.values():
+                warc.close()
+            self.files.clear()
 
 
 # -- reading back -----------------------------------------------------------------------------
@@ -383,24 +390,32 @@ class ArchiveMiddleware:
     def spider_closed(self) -> None:
         self.archive.close()
 
-    def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
+    async def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
         if not self.enabled:
             return response
         callback = getattr(request.callback, "__name__", "")
         if callback != "parse_article" and not request.meta.get("archive"):
             return response
+        from scrapy.utils.defer import maybe_deferred_to_future
+        from twisted.internet import threads
+
+        # Built and compressed in a thread (zlib and hashlib let go of the GIL), so the
+        # reactor goes on downloading meanwhile.
         spider = self.crawler.spider
         try:
-            capture = self.archive.write(
-                outlet=spider.outlet.slug,
-                url=response.url,
-                method=request.method,
-                request_headers=_header_pairs(request.headers),
-                status=response.status,
-                response_headers=_header_pairs(response.headers),
-                body=response.body,
-                protocol=getattr(response, "protocol", None) or "HTTP/1.1",
-                kind=request.meta.get("archive") or "crawl",
+            capture = await maybe_deferred_to_future(
+                threads.deferToThread(
+                    self.archive.write,
+                    outlet=spider.outlet.slug,
+                    url=response.url,
+                    method=request.method,
+                    request_headers=_header_pairs(request.headers),
+                    status=response.status,
+                    response_headers=_header_pairs(response.headers),
+                    body=response.body,
+                    protocol=getattr(response, "protocol", None) or "HTTP/1.1",
+                    kind=request.meta.get("archive") or "crawl",
+                )
             )
         except OSError as exc:  # a full disk must not stop the crawl; the failure is logged
             logger.error("cannot archive %s: %s", response.url, exc)
