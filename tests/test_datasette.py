@@ -102,6 +102,18 @@ def build_monitor_db(path: Path) -> Built:
         published="2023-01-06T09:00:00+06:00",
         lang="kk",
     )
+    # A removal as `monitor recheck` records it (tests/test_recheck.py finds real ones): the
+    # article whose title carries an onerror handler (it matches qantar), gone with a 404.
+    database["removals"].insert(
+        {
+            "article_id": built.img_id,
+            "url": "https://orda.kz/test-img-2/",
+            "detected": "2024-02-01T10:00:00+00:00",
+            "reason": "gone",
+            "status": 404,
+            "evidence": "[]",
+        }
+    )
     database.conn.close()
     return built
 
