@@ -28,6 +28,21 @@ from monitor import archive, db, extraction, outlets, workers
 BATCH = 200
 
 
+def extract_if_changed(
+    body: bytes, url: str, content_type: str | None, profile: Any, old_hash: str | None
+) -> tuple[dict[str, Any], Any, Any]:
+    """In a worker: extract the page; stems and topic matches only if the content changed
+    (most re-extractions change nothing, and those are the costly part after extraction)."""
+    fields = extraction.extract(body, url, content_type, profile)
+    if db.content_hash(fields.get("title"), fields.get("lead"), fields.get("text")) == old_hash:
+        return fields, None, None
+    from monitor.matching import match
+    from monitor.text import stem_text
+
+    stems = tuple(stem_text(fields.get(key) or "") for key in ("title", "lead", "text"))
+    return fields, stems, match(workers._worker_topics, fields)
+
+
 @dataclass
 class Result:
     """What a run did."""
@@ -59,7 +74,8 @@ def _targets(
         where.append(f"a.outlet in ({', '.join('?' * len(slugs))})")
         params += slugs
     sql = (
-        "select a.id, a.outlet, a.url, c.file, c.offset, c.length, c.url, c.fetched "
+        "select a.id, a.outlet, a.url, c.file, c.offset, c.length, c.url, c.fetched, "
+        "a.content_hash "
         "from articles a join captures c on c.id = (select c2.id from captures c2 "
         "where c2.article_id = a.id and c2.status = 200 order by c2.fetched desc, c2.id desc "
         f"limit 1) where {' and '.join(where)}"
@@ -79,6 +95,7 @@ def _targets(
                 "length": row[5],
                 "url": row[6],
                 "fetched": row[7],
+                "content_hash": row[8],
             },
         )
 
@@ -148,11 +165,12 @@ def reextract(
                 continue
             profile = entry.extraction if entry is not None else None
             future = pool.submit(
-                workers.extract_and_index,
+                extract_if_changed,
                 body,
                 capture["url"],
                 record.header("Content-Type"),
                 profile,
+                capture["content_hash"],
             )
             batch.append((article_id, outlet, url, capture, future))
             if len(batch) >= size:
