@@ -221,23 +221,36 @@ def _next_due(published: datetime, now: datetime) -> tuple[int, str | None]:
     return len(SCHEDULE), None
 
 
-def plan(database: sqlite_utils.Database, scope: str = "matched") -> int:
-    """Give every article to watch that has none a recheck schedule; return how many."""
-    watched = "a.source = 'crawl' and a.id not in (select article_id from rechecks)"
-    if scope != "all":
-        watched += " and a.id in (select article_id from matches)"
+def plan(database: sqlite_utils.Database, scope: str = "matched", everything: bool = False) -> int:
+    """Give every article to watch that has none a recheck schedule; return how many.
+
+    `everything` (`monitor recheck --all`): the articles outside `scope` get a row too, so their
+    check is recorded, but no schedule (due stays empty): only --all checks them again."""
+    watched = "a.id in (select article_id from matches)" if scope != "all" else "1"
     rows = database.execute(
-        f"select a.id, a.published, a.fetched from articles a where {watched}"
+        f"select a.id, a.published, a.fetched, {watched} from articles a "
+        "where a.source = 'crawl' and a.id not in (select article_id from rechecks)"
     ).fetchall()
+    added = 0
     with db.writing(database):
-        for article_id, published, fetched in rows:
+        for article_id, published, fetched, in_scope in rows:
+            if not in_scope and not everything:
+                continue
             first = _published(published, fetched) + SCHEDULE[0]
             database.execute(
                 "insert into rechecks (article_id, due, step, transient, gone_count) "
                 "values (?, ?, 0, 0, 0)",
-                [article_id, first.isoformat()],
+                [article_id, first.isoformat() if in_scope else None],
             )
-    return len(rows)
+            added += in_scope
+    return added
+
+
+def _in_scope(database: sqlite_utils.Database, article_id: int, scope: str) -> bool:
+    if scope == "all":
+        return True
+    found = database.execute("select 1 from matches where article_id = ? limit 1", [article_id])
+    return found.fetchone() is not None
 
 
 def classify(answer: Answer, entry: outlets.Outlet, url: str) -> str | None:
@@ -276,7 +289,7 @@ def run(
 ) -> Report:
     """Run the due rechecks of these outlets (`every`: all their stored articles, now)."""
     database = db.open_db(db_path)
-    plan(database, "all" if every else scope)
+    plan(database, scope, everything=every)
     now = _now()
     where, params = ["a.outlet in (" + ", ".join("?" * len(slugs)) + ")"], list(slugs)
     if not every:
@@ -336,6 +349,8 @@ def run(
                     continue
                 report.alive += 1
                 step, due = _next_due(_published(published, fetched), now)
+                if not _in_scope(database, article_id, scope):
+                    due = None  # checked by --all only
                 state.update(
                     step=step,
                     due=due,
