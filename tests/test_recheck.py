@@ -40,6 +40,11 @@ class FaultyOrda(OrdaSite):
         self.faults: dict[str, str] = {}
 
     def reply(self, method, path, query, headers):
+        if path == "/robots.txt":
+            forbidden = [p for p, fault in self.faults.items() if fault == "robots"]
+            rules = "".join(f"Disallow: {p}\n" for p in forbidden)
+            body = f"User-agent: *\nDisallow: /wp-admin/\n{rules}"
+            return Reply(200, body.encode(), {"Content-Type": "text/plain; charset=utf-8"})
         fault = self.faults.get(path)
         if fault == "404":
             return Reply(404, b"<h1>404 Not Found</h1>", {"Content-Type": "text/html"})
@@ -78,12 +83,15 @@ def rechecked(tmp_path_factory) -> Rechecked:
             for r in database.query("select url, id from articles join matches on id = article_id")
         }
         stored = [a for a in expected_articles(site) if a.url in matched and len(a.paragraphs) > 1]
-        assert len(stored) >= 5
-        plan = dict(zip(["404", "home", "soft404", "503", "edit"], stored, strict=False))
+        faults = ["404", "home", "soft404", "robots", "503", "edit"]
+        assert len(stored) >= len(faults)
+        plan = dict(zip(faults, stored, strict=False))
         for fault, article in plan.items():
             built.ids[fault] = matched[article.url]
             if fault == "edit":
-                site.edit_article(article.id, add_paragraph=ADDED, modified=article.modified)
+                site.edit_article(
+                    article.id, add_paragraph=ADDED, modified=article.modified or article.published
+                )
             else:
                 site.faults[article.path] = fault
         server.clear_log()
@@ -98,11 +106,11 @@ def rechecked(tmp_path_factory) -> Rechecked:
 
 
 def test_removals_need_two_permanent_answers(rechecked):
-    assert "3 gone once (to confirm), 0 removed" in rechecked.first
-    assert "0 gone once (to confirm), 3 removed" in rechecked.second
+    assert "4 gone once (to confirm), 0 removed" in rechecked.first
+    assert "0 gone once (to confirm), 4 removed" in rechecked.second
     database = sqlite_utils.Database(rechecked.path)
     removals = {r["article_id"]: r for r in database["removals"].rows}
-    assert set(removals) == {rechecked.ids[k] for k in ("404", "home", "soft404")}
+    assert set(removals) == {rechecked.ids[k] for k in ("404", "home", "soft404", "robots")}
     gone = removals[rechecked.ids["404"]]
     assert (gone["reason"], gone["status"]) == ("gone", 404)
     home = removals[rechecked.ids["home"]]
@@ -110,9 +118,17 @@ def test_removals_need_two_permanent_answers(rechecked):
     assert home["final_url"].endswith(":" + home["url"].split(":")[2].split("/")[0] + "/")
     soft = removals[rechecked.ids["soft404"]]
     assert (soft["reason"], soft["status"]) == ("page says the material was removed", 200)
+    robots = removals[rechecked.ids["robots"]]
+    assert (robots["reason"], robots["status"]) == ("forbidden by robots.txt", None)
+    assert robots["capture_id"] is None  # nothing was fetched
+    forbidden = rechecked.ids["robots"]
+    url = database["articles"].get(forbidden)["url"]
+    assert not [r for r in rechecked.requests if url.endswith(r.path) and r.path != "/"]
     for removal in removals.values():
         evidence = json.loads(removal["evidence"])
         assert len(evidence) == 2  # both checks
+        if removal["reason"] == "forbidden by robots.txt":
+            continue
         capture = database["captures"].get(removal["capture_id"])
         assert capture["article_id"] == removal["article_id"] and capture["kind"] == "recheck"
     # The articles and what was archived of them are kept.
@@ -192,7 +208,7 @@ def test_feeds_of_removals_and_edits_per_topic(rechecked):
     feed = get(ds, "/monitor/removals_feed.atom?topic=qantar")
     assert feed.status_code == 200
     entries = ET.fromstring(feed.content).findall(f"{ATOM}entry")
-    assert len(entries) == 3
+    assert len(entries) == 4
     assert all("removed:" in e.find(f"{ATOM}title").text for e in entries)
     edited = get(ds, "/monitor/edited.json?_shape=array&topic=qantar").json()
     assert [row["article_id"] for row in edited] == [rechecked.ids["edit"]]
