@@ -210,7 +210,12 @@ class Archive:
             phrase = HTTPStatus(status).phrase
         except ValueError:
             phrase = "Unknown"
-        resp_headers = list(response_headers)
+        # The body is kept as Scrapy received it: de-chunked, still content-encoded. A
+        # Transfer-Encoding header would make readers de-chunk it again: kept under another name.
+        resp_headers = [
+            ("X-Archive-Orig-Transfer-Encoding", v) if k.lower() == "transfer-encoding" else (k, v)
+            for k, v in response_headers
+        ]
         response = writer.create_warc_record(
             url,
             "response",

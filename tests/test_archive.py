@@ -219,3 +219,22 @@ def test_files_rotate_by_size_and_records_stay_whole(tmp_path):
         )
         assert record.body.decode().startswith(f"<p>Абзац {i} ")
     assert_checked(sorted((tmp_path / "warc").rglob("*.warc.gz")))
+
+
+def test_a_chunked_answer_is_archived_as_received_and_reads_back(tmp_path):
+    store = archive.Archive(tmp_path / "warc")
+    body = "<html><body><p>Материал жарияланды.</p></body></html>".encode()
+    capture = store.write(
+        outlet="azattyq",
+        url="https://rus.azattyq.org/a/1.html",
+        method="GET",
+        request_headers=[],
+        status=200,
+        response_headers=[("Content-Type", "text/html"), ("Transfer-Encoding", "chunked")],
+        body=body,
+    )
+    store.close()
+    record = archive.read_capture(tmp_path / "warc", capture.file, capture.offset, capture.length)
+    assert record.body == body and record.header("Transfer-Encoding") is None
+    assert record.header("X-Archive-Orig-Transfer-Encoding") == "chunked"
+    assert_checked(sorted((tmp_path / "warc").rglob("*.warc.gz")))
