@@ -6,6 +6,7 @@ import contextlib
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import click
@@ -606,3 +607,150 @@ def reindex(obj: Context, batch: int, force: bool) -> None:
         f"search index rebuilt with word analyser {result['version']}: "
         f"{result['articles']:,} articles in {result['seconds']:.1f} s"
     )
+
+
+@cli.command()
+@click.argument("slugs", nargs=-1)
+@click.option("--since", help="Only pages archived on or after this date (YYYY-MM-DD).")
+@click.option("--restart", is_flag=True, help="Start over instead of resuming an interrupted run.")
+@click.option(
+    "--workers",
+    default=settings.MONITOR_EXTRACT_WORKERS,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Extraction worker processes.",
+)
+@click.pass_obj
+def reextract(
+    obj: Context, slugs: tuple[str, ...], since: str | None, restart: bool, workers: int
+) -> None:
+    """Run the current extraction over the archived pages of stored articles, without recrawling.
+
+    An article whose text really changed gets a version; an interrupted run resumes.
+    Example: monitor reextract orda --since 2024-01-01
+    """
+    from monitor import reextraction
+
+    registry = {o.slug: o for o in select(obj, slugs)}
+    since_iso = None
+    if since:  # captures are timed in UTC
+        since_iso = dates.parse_since(since, 3).astimezone(UTC).replace(microsecond=0).isoformat()
+    shown = [0.0]
+
+    def progress(done: int, total: int, seconds: float) -> None:
+        if seconds - shown[0] >= 2 or done == total:
+            shown[0] = seconds
+            click.echo(f"  {done:,}/{total:,} pages, {done / max(seconds, 1e-9):,.0f}/s", err=True)
+
+    result = reextraction.reextract(
+        obj.db,
+        registry if slugs else outlets.load(obj.outlets),
+        list(slugs),
+        since=since_iso,
+        topics_path=obj.topics,
+        processes=workers,
+        restart=restart,
+        progress=progress,
+    )
+    resumed = f", resumed after article {result.resumed_from}" if result.resumed_from else ""
+    click.echo(
+        f"re-extracted {result.pages:,} pages in {result.seconds:.1f} s "
+        f"({result.per_second:,.0f}/s{resumed}): {result.updated:,} changed, "
+        f"{result.unchanged:,} unchanged, {result.failed:,} failed, "
+        f"{result.missing:,} without an archived page"
+    )
+    for error in result.errors[:10]:
+        click.echo(f"  {error}", err=True)
+
+
+@cli.command()
+@click.argument("slugs", nargs=-1)
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Every stored article of these outlets, now, ignoring the schedule.",
+)
+@click.option(
+    "--budget",
+    default=settings.MONITOR_RECHECK_BUDGET,
+    show_default=True,
+    type=click.IntRange(1),
+    help="At most this many requests per outlet.",
+)
+@click.option(
+    "--delay",
+    default=settings.DOWNLOAD_DELAY,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds between two requests to a site.",
+)
+@click.pass_obj
+def recheck(obj: Context, slugs: tuple[str, ...], every: bool, budget: int, delay: float) -> None:
+    """Fetch stored articles again to catch silent edits and removals (the due ones by default).
+
+    Example: monitor recheck orda --all
+    """
+    from monitor import recheck as rechecks
+
+    registry = {o.slug: o for o in select(obj, slugs)}
+    if settings.MONITOR_RECHECK_SCOPE not in ("matched", "all"):
+        fail(
+            f"MONITOR_RECHECK_SCOPE must be matched or all, not {settings.MONITOR_RECHECK_SCOPE!r}"
+        )
+    politeness = rechecks.Politeness(
+        user_agent=settings.USER_AGENT,
+        delay=delay,
+        timeout=settings.DOWNLOAD_TIMEOUT,
+        max_bytes=settings.DOWNLOAD_MAXSIZE,
+        budget=budget,
+    )
+    report = rechecks.run(
+        obj.db,
+        registry,
+        list(registry),
+        politeness,
+        every=every,
+        scope=settings.MONITOR_RECHECK_SCOPE,
+        topics_path=obj.topics,
+        say=click.echo,
+    )
+    click.echo(
+        f"rechecked {report.checked} articles: {report.alive} still there "
+        f"({len(report.edited)} edited), {len(report.suspected)} gone once (to confirm), "
+        f"{len(report.removed)} removed, {len(report.transient)} transient failures"
+        + (f", {report.over_budget} left for the next run (budget)" if report.over_budget else "")
+    )
+
+
+@cli.command(name="archive")
+@click.pass_obj
+def archive_command(obj: Context) -> None:
+    """Show the web archive's size per outlet and month (WARC files in warc/ beside the database).
+
+    Example: monitor archive
+    """
+    from monitor import archive
+
+    database = db.open_db(obj.db)
+    root = archive.archive_dir(obj.db)
+    found = archive.usage(database, root)
+    click.echo(f"archive: {root}")
+    if not found["months"] and not found["disk"]:
+        click.echo("  empty: no fetch archived yet")
+        return
+    click.echo(
+        f"  {'outlet':<14} {'month':<8} {'captures':>9} {'articles':>9} {'MB':>9} {'KB/art.':>8}"
+    )
+    for row in found["months"]:
+        per = row["bytes"] / row["articles"] / 1024 if row["articles"] else 0
+        click.echo(
+            f"  {row['outlet']:<14} {row['month']:<8} {row['captures']:>9,} {row['articles']:>9,} "
+            f"{row['bytes'] / 2**20:>9.1f} {per:>8.1f}"
+        )
+    for outlet, entry in sorted(found["disk"].items()):
+        click.echo(
+            f"  {outlet:<14} on disk: {entry['files']} file(s), {entry['bytes'] / 2**20:.1f} MB"
+        )
+    total = sum(entry["bytes"] for entry in found["disk"].values())
+    click.echo(f"  total on disk: {total / 2**20:.1f} MB")

@@ -148,6 +148,84 @@ def m013_templates(db: sqlite_utils.Database) -> None:
     db["templates"].create({"outlet": str, "pages": int, "data": str, "updated": str}, pk="outlet")
 
 
+@migrations()
+def m014_captures(db: sqlite_utils.Database) -> None:
+    # The web archive (monitor/archive.py): each archived fetch, where its WARC record is.
+    db["captures"].create(
+        {
+            "id": int,
+            "article_id": int,
+            "url": str,
+            "outlet": str,
+            "file": str,
+            "offset": int,
+            "length": int,
+            "status": int,
+            "fetched": str,
+            "digest": str,
+            "content_type": str,
+            "kind": str,
+        },
+        pk="id",
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    db["captures"].create_index(["article_id"])
+    db["captures"].create_index(["url"])
+    db["captures"].create_index(["outlet", "fetched"])
+    # The extraction code that produced each article (extraction.EXTRACTION_VERSION).
+    db["articles"].add_column("extraction_version", int)
+    # What replaced each version: NULL for the outlet's own edit found by a crawl, "recheck" for
+    # one found by a recheck, "reextract" for new extraction code run over the archived page.
+    db["versions"].add_column("replaced_by", str)
+    # `monitor reextract` runs, so an interrupted one resumes where it stopped.
+    db["reextract_runs"].create(
+        {
+            "id": int,
+            "selection": str,
+            "started": str,
+            "finished": str,
+            "last_article_id": int,
+            "pages": int,
+            "updated": int,
+        },
+        pk="id",
+    )
+    # Rechecks (monitor/recheck.py): the schedule of each article, and the removals found.
+    db["rechecks"].create(
+        {
+            "article_id": int,
+            "due": str,
+            "step": int,
+            "checked": str,
+            "status": int,
+            "etag": str,
+            "last_modified": str,
+            "transient": int,
+            "gone": str,
+            "gone_count": int,
+        },
+        pk="article_id",
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    db["rechecks"].create_index(["due"])
+    db["removals"].create(
+        {
+            "id": int,
+            "article_id": int,
+            "url": str,
+            "detected": str,
+            "reason": str,
+            "status": int,
+            "final_url": str,
+            "capture_id": int,
+            "evidence": str,
+        },
+        pk="id",
+        foreign_keys=[("article_id", "articles", "id"), ("capture_id", "captures", "id")],
+    )
+    db["removals"].create_index(["article_id"], unique=True)
+
+
 def now() -> str:
     """The current time as ISO 8601 UTC, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -339,8 +417,9 @@ def save_article(
             # Nothing a reader sees changed: keep the row as it was, but remember a newer
             # sitemap lastmod so the next crawl does not fetch the page again.
             db.execute(
-                "UPDATE articles SET lastmod = coalesce(?, lastmod) WHERE id = ?",
-                [row.get("lastmod"), article_id],
+                "UPDATE articles SET lastmod = coalesce(?, lastmod), "
+                "extraction_version = coalesce(?, extraction_version) WHERE id = ?",
+                [row.get("lastmod"), row.get("extraction_version"), article_id],
             )
             status = "unchanged"
         else:

@@ -41,6 +41,11 @@ TAIL_RUN = 4  # lines after the article's last sentence that can be a trailing l
 TAIL_SHARE = 0.7  # share of link-list lines that makes such a run
 PROSE_WORDS = 10  # a line of at least this many words ending a sentence reads as prose
 
+# The version of this extraction code, stored with every article it produced. Raise it when a
+# change here alters what is extracted; `monitor reextract` runs the current code over the
+# archived pages.
+EXTRACTION_VERSION = 1
+
 # What trafilatura is asked for (favor_recall is added per page: on when the outlet's body
 # selector already cut the article out). benchmarks/crawl.py times the same call as its floor.
 TRAFILATURA_OPTIONS: dict[str, Any] = {

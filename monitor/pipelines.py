@@ -16,7 +16,7 @@ from typing import Any
 
 from twisted.internet import task
 
-from monitor import db, extraction, recorder
+from monitor import archive, db, extraction, recorder
 from monitor.items import Article, Page, PageFailure
 from monitor.matching import TopicFile
 from monitor.template import Template
@@ -117,6 +117,7 @@ class ExtractPipeline:
         fields.update(url=canonical, outlet=item.outlet, source="crawl")
         if own is not None:  # else the article keeps the lastmod it had
             fields["lastmod"] = own
+        fields["extraction_version"] = extraction.EXTRACTION_VERSION
         return Article(
             fields=fields,
             aliases=[*item.requested, item.url],
@@ -174,7 +175,7 @@ class StorePipeline:
 
     def flush(self) -> None:
         """Commit buffered items in one transaction; on a database error keep them for later."""
-        if not self.buffer:
+        if not self.buffer and not getattr(self.crawler, "monitor_captures", None):
             return
         items, stats = self.buffer, self.crawler.stats
         spider = self.crawler.spider
@@ -182,6 +183,7 @@ class StorePipeline:
         try:
             with db.writing(self.db):
                 crawl_id = recorder.crawl_id(spider, self.db)  # inserted if the start could not
+                archive.store_captures(self.db, self.crawler)
                 for item in items:
                     if isinstance(item, PageFailure):
                         db.save_failure(
@@ -199,6 +201,7 @@ class StorePipeline:
                         self.db, item.fields, item.aliases, stems=item.stems, lastmods=item.lastmods
                     )
                     counts[status] = counts.get(status, 0) + 1
+                    archive.link_captures(self.db, article_id, [item.fields["url"], *item.aliases])
                     if status != "unchanged":
                         matches = item.matches
                         # Extracted in this process, or matched by workers with a topic file

@@ -92,7 +92,28 @@ def build(
             logger.info("%s: first run at %s", outlet.slug, dates.iso(first))
     finally:
         database.close()
+    _add_rechecks(scheduler, outlets, runner, now)
     return scheduler
+
+
+def _add_rechecks(
+    scheduler: BlockingScheduler, outlets: list[Outlet], runner: CrawlRunner, now: datetime
+) -> None:
+    """The job that runs the due rechecks (monitor/recheck.py) every MONITOR_RECHECK_EVERY s."""
+    from monitor import recheck, settings
+
+    every = settings.MONITOR_RECHECK_EVERY
+    if every <= 0 or not outlets:
+        return
+    config = runner.config
+    scheduler.add_job(
+        recheck.scheduled,
+        IntervalTrigger(seconds=every, jitter=min(60.0, every * 0.1), timezone=dates.ALMATY),
+        args=[config.db, config.outlets, config.topics, [o.slug for o in outlets]],
+        id="recheck",
+        name="recheck due articles",
+        next_run_time=now + timedelta(seconds=min(every, 300)),
+    )
 
 
 def publish_next_runs(scheduler: BlockingScheduler, path: str) -> None:

@@ -76,6 +76,17 @@ ITEM_PIPELINES = {
     "monitor.pipelines.ExtractPipeline": 100,
     "monitor.pipelines.StorePipeline": 200,
 }
+# The web archive (monitor/archive.py): every article fetch as served, in WARC files in warc/
+# beside the database; each file is closed for a new one past MONITOR_WARC_MAX_BYTES (its
+# downloader middleware is in DOWNLOADER_MIDDLEWARES below).
+MONITOR_WARC = os.environ.get("MONITOR_WARC", "1") not in ("0", "false", "no")
+MONITOR_WARC_MAX_BYTES = int(os.environ.get("MONITOR_WARC_MAX_BYTES", str(256 * 1024 * 1024)))
+# Rechecks (monitor/recheck.py): which articles are watched ("matched": those matching a topic;
+# "all": every crawled article), and at most how many requests per outlet and run.
+MONITOR_RECHECK_SCOPE = os.environ.get("MONITOR_RECHECK_SCOPE", "matched")
+MONITOR_RECHECK_BUDGET = int(os.environ.get("MONITOR_RECHECK_BUDGET", "200"))
+# `monitor schedule` runs the due rechecks this often, in seconds (0: never).
+MONITOR_RECHECK_EVERY = int(os.environ.get("MONITOR_RECHECK_EVERY", "1800"))
 
 LOG_LEVEL = os.environ.get("MONITOR_LOG_LEVEL", "INFO")
 FEED_EXPORT_ENCODING = "utf-8"
@@ -106,4 +117,7 @@ DOWNLOADER_MIDDLEWARES = {
     "monitor.middlewares.CheapMetaRefreshMiddleware": 580,
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
     "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+    # Nearest the network: every article fetch goes to the web archive as served
+    # (monitor/archive.py).
+    "monitor.archive.ArchiveMiddleware": 950,
 }

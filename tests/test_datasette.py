@@ -102,6 +102,18 @@ def build_monitor_db(path: Path) -> Built:
         published="2023-01-06T09:00:00+06:00",
         lang="kk",
     )
+    # A removal as `monitor recheck` records it (tests/test_recheck.py finds real ones): the
+    # article whose title carries an onerror handler (it matches qantar), gone with a 404.
+    database["removals"].insert(
+        {
+            "article_id": built.img_id,
+            "url": "https://orda.kz/test-img-2/",
+            "detected": "2024-02-01T10:00:00+00:00",
+            "reason": "gone",
+            "status": 404,
+            "evidence": "[]",
+        }
+    )
     database.conn.close()
     return built
 
@@ -474,6 +486,24 @@ def test_article_page_shows_text_source_evidence_and_versions(ds, rows, built):
     assert _escape(evidence[0]["snippet"]) in html and _escape(evidence[0]["term"]) in html
     assert "Earlier versions" in html and _escape(built.edited_old_title) in html
     assert f'<p class="added">+ {_escape(EDIT_PARAGRAPH)}</p>' in html
+
+
+def test_an_edit_between_crawls_is_shown_word_by_word_with_its_captures(ds, rows, built):
+    html = get(ds, f"/monitor/articles/{built.edited_id}").text
+    assert "Edited 1 time after publication" in html
+    edits = html.split('<section class="edits"', 1)[1].split("</section>", 1)[0]
+    inserted = " ".join(re.findall(r"<ins>(.*?)</ins>", edits, re.S))
+    assert "(дополнено)" in inserted  # the title's new words
+    assert "Редакция дополнила материал" in inserted  # the added paragraph
+    assert "<del>" not in edits  # nothing was taken out
+    captures = rows(
+        "select id from captures where article_id = ? and status = 200", [built.edited_id]
+    )
+    assert len(captures) == 2  # one per crawl that fetched it
+    for capture in captures:
+        assert f'href="/-/capture/{capture["id"]}"' in html
+    removed = get(ds, f"/monitor/articles/{built.img_id}").text
+    assert "Removed on" in removed and "(HTTP 404)" in removed
 
 
 def test_html_in_article_fields_is_shown_as_text(ds, built):
