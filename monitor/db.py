@@ -126,6 +126,51 @@ def m002_schedule(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m015_outbox(db: sqlite_utils.Database) -> None:
+    # Notifications waiting to be sent, sent, or given up (monitor/outbox.py), one row per
+    # message and destination; and each outlet's health as last evaluated (monitor/health.py).
+    db["outbox"].create(
+        {
+            "id": int,
+            "kind": str,  # match, health
+            "destination": str,  # a name from the notification config, never its address
+            "topic": str,
+            "article_id": int,
+            "outlet": str,
+            "title": str,
+            "body": str,
+            "payload": str,
+            "created": str,
+            "status": str,  # pending, sending, sent, failed
+            "attempts": int,
+            "due": str,
+            "last_error": str,
+            "claimed_by": int,
+            "claimed": str,
+            "delivery": str,  # single, digest or summary, with the id of the first row
+            "sent": str,
+        },
+        pk="id",
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX outbox_match ON outbox (destination, topic, article_id) "
+        "WHERE kind = 'match'"
+    )
+    db["outbox"].create_index(["status", "destination"])
+    db["outlet_health"].create(
+        {
+            "outlet": str,
+            "state": str,  # healthy, unhealthy, learning, unknown
+            "reason": str,
+            "since": str,
+            "last_success": str,
+            "checked": str,
+        },
+        pk="outlet",
+    )
+
+
 def now() -> str:
     """The current time as ISO 8601 UTC, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()

@@ -16,7 +16,7 @@ from typing import Any
 
 from twisted.internet import task
 
-from monitor import db, extraction
+from monitor import db, extraction, outbox
 from monitor.items import Article, Page, PageFailure
 from monitor.urls import clean_url
 from monitor.workers import WorkerPool, worker_pool
@@ -143,6 +143,9 @@ class StorePipeline:
                         matches = item.matches
                         if matches is None:  # extracted in this process: match here too
                             matches = self._match(item.fields)
+                        outbox.enqueue_new_matches(
+                            self.db, article_id, matches, item.fields, self.topics_path
+                        )
                         db.save_matches(self.db, article_id, matches)
         except sqlite3.Error as exc:
             logger.error("cannot write to %s: %s; will retry", self.path, exc)

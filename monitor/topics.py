@@ -41,9 +41,10 @@ MAX_REGEX_TOKEN = 64  # longer tokens are never tried against regex terms
 SNIPPET_CHARS = 160
 KAZAKH_SHARE = 0.15  # share of Cyrillic words with a Kazakh-only letter that makes an article kk
 
+# `notify` (destination names) is read by monitor/notify.py, not here.
 _TOPIC_KEYS = {
     "slug", "name", "description", "seeds", "threshold", "sentence_cap", "fields", "concepts",
-    "rules",
+    "rules", "notify",
 }  # fmt: skip
 _REQUIRED_KEYS = ("slug", "name", "description", "threshold", "concepts", "rules")
 _RULE_OPTIONS = {
