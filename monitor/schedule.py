@@ -72,7 +72,7 @@ def build(
     now = now or datetime.now(dates.ALMATY)
     scheduler = BlockingScheduler(
         timezone=dates.ALMATY,
-        executors={"default": ThreadPoolExecutor(max(2, len(outlets)))},
+        executors={"default": ThreadPoolExecutor(max(2, len(outlets)) + 2)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
     )
     database = db.open_db(runner.config.db)
@@ -92,7 +92,78 @@ def build(
             logger.info("%s: first run at %s", outlet.slug, dates.iso(first))
     finally:
         database.close()
+    add_alert_jobs(scheduler, runner.config.db, outlets)
     return scheduler
+
+
+NOTIFY_EVERY = 30.0  # seconds between passes of the notification sender
+HEALTH_EVERY = 300.0  # seconds between outlet health checks
+
+
+def add_alert_jobs(scheduler: BlockingScheduler, path: str, outlets: list[Outlet]) -> None:
+    """The notification sender (every 30 s) and the outlet health check (every 5 min)."""
+    scheduler.add_job(
+        send_notifications,
+        IntervalTrigger(seconds=NOTIFY_EVERY),
+        args=[path],
+        id="notify",
+        name="send notifications",
+        next_run_time=datetime.now(dates.ALMATY) + timedelta(seconds=5),
+    )
+    scheduler.add_job(
+        check_health,
+        IntervalTrigger(seconds=HEALTH_EVERY),
+        args=[path, outlets],
+        id="health",
+        name="check outlet health",
+        next_run_time=datetime.now(dates.ALMATY) + timedelta(seconds=HEALTH_EVERY),
+    )
+
+
+def send_notifications(path: str) -> None:
+    """One pass of the outbox sender (monitor/outbox.py); errors are logged, never raised."""
+    from monitor import notify, outbox
+
+    try:
+        database = db.open_db(path)
+        try:
+            config = notify.load_config(notify.config_path(path))
+            counts = outbox.send_pending(database, config)
+        finally:
+            database.close()
+    except Exception as exc:  # a bad config or a locked database: try again next pass
+        logger.error("notifications not sent: %s", exc)
+        return
+    if counts["sent"] or counts["failed"]:
+        logger.info(
+            "notifications: %d sent (%d matches), %d failed, %d waiting",
+            counts["sent"],
+            counts["matches"],
+            counts["failed"],
+            counts["waiting"],
+        )
+
+
+def check_health(path: str, outlets: list[Outlet]) -> None:
+    """Evaluate every outlet's health (monitor/health.py); changes are queued as notifications."""
+    from monitor import health, notify
+    from monitor.errors import MonitorError
+
+    try:
+        config = notify.load_config(notify.config_path(path))
+    except MonitorError as exc:
+        logger.error("health changes not notified: %s", exc)
+        config = None
+    try:
+        database = db.open_db(path)
+        try:
+            for state in health.check(database, outlets, config):
+                if state.state == "unhealthy":
+                    logger.warning("health: %s", state.reason)
+        finally:
+            database.close()
+    except Exception as exc:
+        logger.error("health check failed: %s", exc)
 
 
 def publish_next_runs(scheduler: BlockingScheduler, path: str) -> None:

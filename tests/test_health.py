@@ -1,0 +1,252 @@
+"""Outlet health end to end: replica outlets on loopback that publish on a rhythm, stop
+publishing, change their layout or lose their feed; real crawls, `monitor health`, and the
+health alerts delivered to a webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from monitor import dates
+from tests.conftest import run_monitor, scrapy_crawl
+from tests.receivers import WebhookReceiver
+from tests.replica.server import ReplicaServer, Reply, Site
+
+WORDS = (
+    "акимат городской совет дороги школы больницы транспорт тарифы бюджет парк реконструкция "
+    "жители район проект строительство отопление водопровод маршрут остановка площадь улица"
+).split()
+
+
+class RhythmSite(Site):
+    """An outlet that published one article an hour between 08:00 and 22:00 (Almaty) over the
+    last four days, up to `stop` hours ago. `shown`: how many of them its feed lists (the
+    oldest first); `degraded_from`: articles from this index on are served in a new layout the
+    extraction cannot read; `feed_status`: the feed's HTTP status."""
+
+    def __init__(self, stop: float = 0.0):
+        now = datetime.now(dates.ALMATY).replace(minute=0, second=0, microsecond=0)
+        start = now - timedelta(days=4)
+        self.times = []
+        t = start
+        while t <= now - timedelta(hours=stop):
+            if 8 <= t.hour < 22:
+                self.times.append(t)
+            t += timedelta(hours=1)
+        self.shown = len(self.times)
+        self.degraded_from: int | None = None
+        self.feed_status = 200
+
+    def publish_until_now(self) -> None:
+        now = datetime.now(dates.ALMATY)
+        t = self.times[-1] + timedelta(hours=1)
+        while t <= now:
+            if 8 <= t.hour < 22:
+                self.times.append(t)
+            t += timedelta(hours=1)
+        if not (8 <= now.hour < 22):  # publishing resumed out of hours: one article now
+            self.times.append(now.replace(microsecond=0))
+        self.shown = len(self.times)
+
+    def text(self, i: int) -> list[str]:
+        paragraphs = []
+        for p in range(5):
+            words = [WORDS[(i * 7 + p * 3 + k) % len(WORDS)] for k in range(24)]
+            paragraphs.append(f"Сообщение {i}, часть {p + 1}: " + " ".join(words) + ".")
+        return paragraphs
+
+    def reply(self, method, path, query, headers):
+        html = {"Content-Type": "text/html; charset=utf-8"}
+        if path == "/robots.txt":
+            return Reply(body=b"User-agent: *\nDisallow:\n", headers={"Content-Type": "text/plain"})
+        if path == "/feed/":
+            if self.feed_status != 200:
+                return Reply(status=self.feed_status, body=b"gone", headers=html)
+            items = "".join(
+                f"<item><title>Новость {i}</title><link>{self.origin}/news/{i}/</link>"
+                f"<pubDate>{t.strftime('%a, %d %b %Y %H:%M:%S %z')}</pubDate></item>"
+                for i, t in enumerate(self.times[: self.shown])
+            )
+            body = f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>'
+            return Reply(body=body.encode(), headers={"Content-Type": "application/rss+xml"})
+        if path.startswith("/news/") and path.rstrip("/").split("/")[-1].isdigit():
+            i = int(path.rstrip("/").split("/")[-1])
+            if i >= len(self.times):
+                return Reply(status=404, body=b"not found", headers=html)
+            if self.degraded_from is not None and i >= self.degraded_from:
+                page = (
+                    '<html><head><title>Портал</title></head><body><div id="app">'
+                    "<nav>Главная · Новости · Контакты</nav><div>Загрузка…</div></div>"
+                    "</body></html>"
+                )
+            else:
+                t = self.times[i]
+                paragraphs = "".join(f"<p>{p}</p>" for p in self.text(i))
+                page = (
+                    f"<html><head><title>Новость {i}</title>"
+                    f'<meta property="article:published_time" content="{t.isoformat()}">'
+                    f"</head><body><article><h1>Новость {i}: городские новости</h1>"
+                    f"{paragraphs}</article></body></html>"
+                )
+            return Reply(body=page.encode(), headers=html)
+        return Reply(status=404, body=b"not found", headers=html)
+
+
+def registry(tmp_path: Path, origin: str) -> Path:
+    path = tmp_path / "outlets.yml"
+    path.write_text(
+        f"""outlets:
+  - slug: rhythm
+    name: Rhythm News
+    base_url: {origin}
+    feeds: [/feed/]
+    article_pattern: '^/news/\\d+/$'
+    every: 20
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def crawl(server: ReplicaServer, db_path: Path, outlets: Path, ok: bool = True) -> None:
+    since = (datetime.now(UTC) - timedelta(days=6)).strftime("%Y-%m-%d")
+    result = scrapy_crawl(
+        "rhythm",
+        db_path,
+        f"since={since}",
+        settings={"MONITOR_OUTLETS": str(outlets), "MONITOR_TOPICS": str(db_path) + ".none"},
+    )
+    assert (result.returncode == 0) == ok, result.stderr[-3000:]
+
+
+def health(db_path: Path, outlets: Path):
+    return run_monitor("--db", str(db_path), "--outlets", str(outlets), "health")
+
+
+def state(db_path: Path) -> dict:
+    return next(sqlite_utils.Database(db_path)["outlet_health"].rows)
+
+
+@pytest.fixture
+def hook():
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+def configure(db_path: Path, hook: WebhookReceiver) -> None:
+    config = {"destinations": {"ops": hook.url}, "health": ["ops"]}
+    (db_path.parent / "notify.yml").write_text(json.dumps(config), "utf-8")
+
+
+def send(db_path: Path, outlets: Path) -> None:
+    result = run_monitor("--db", str(db_path), "--outlets", str(outlets), "notify", "send")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_outlet_on_its_rhythm_is_healthy(tmp_path, db_path):
+    with ReplicaServer(RhythmSite()) as server:
+        outlets = registry(tmp_path, server.origin)
+        crawl(server, db_path, outlets)
+        result = health(db_path, outlets)
+    assert result.returncode == 0, result.stdout + result.stderr
+    header, line = result.stdout.splitlines()
+    assert header.split() == ["OUTLET", "STATE", "SINCE", "LAST", "SUCCESS", "REASON"]
+    assert line.startswith("rhythm") and " healthy " in line
+    assert re.search(r"usually one every (5[5-9]|6[0-5]) min between 08:00 and 22:00$", line)
+    print("\n" + result.stdout)
+
+
+def test_an_outlet_that_stops_publishing_is_unhealthy_once_and_recovers(tmp_path, db_path, hook):
+    site = RhythmSite(stop=24)
+    configure(db_path, hook)
+    with ReplicaServer(site) as server:
+        outlets = registry(tmp_path, server.origin)
+        crawl(server, db_path, outlets)
+        result = health(db_path, outlets)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert " unhealthy " in result.stdout
+        reason = state(db_path)["reason"]
+        assert reason.startswith("no new article for 2") and " h (since " in reason
+        assert re.search(r"usually one every (5[5-9]|6[0-5]) min between 08:00 and 22:00$", reason)
+        print("\n" + result.stdout)
+        assert health(db_path, outlets).returncode == 1  # still unhealthy: no second alert
+        send(db_path, outlets)
+        assert len(hook.bodies) == 1
+        alert = hook.bodies[0]
+        assert alert["title"] == "[health] rhythm is unhealthy"
+        assert alert["message"] == f"rhythm is unhealthy: {reason}"
+
+        site.publish_until_now()
+        crawl(server, db_path, outlets)
+        result = health(db_path, outlets)
+        assert result.returncode == 0, result.stdout
+        assert state(db_path)["state"] == "healthy"
+        send(db_path, outlets)
+    assert len(hook.bodies) == 2
+    recovered = hook.bodies[1]
+    assert recovered["title"] == "[health] rhythm recovered"
+    assert recovered["message"].startswith("rhythm is healthy again: last new article")
+    assert f"(it was {reason})" in recovered["message"]
+    print("--- health alert ---\n" + json.dumps(alert, ensure_ascii=False))
+    print("--- recovery ---\n" + json.dumps(recovered, ensure_ascii=False))
+
+
+def test_an_outlet_whose_layout_changes_is_unhealthy_for_its_extraction(tmp_path, db_path):
+    site = RhythmSite()
+    with ReplicaServer(site) as server:
+        outlets = registry(tmp_path, server.origin)
+        crawl(server, db_path, outlets)
+        assert health(db_path, outlets).returncode == 0
+        site.degraded_from = len(site.times)
+        now = datetime.now(dates.ALMATY).replace(microsecond=0)
+        site.times += [now - timedelta(minutes=9 - k) for k in range(8)]
+        site.shown = len(site.times)
+        crawl(server, db_path, outlets)
+        result = health(db_path, outlets)
+    assert result.returncode == 1, result.stdout
+    reason = state(db_path)["reason"]
+    assert "extraction refused 8 of the last 10 pages" in reason or "text much shorter" in reason
+    print("\n" + result.stdout)
+
+
+def test_an_outlet_whose_feed_404s_is_unhealthy_with_the_reason(tmp_path, db_path, hook):
+    site = RhythmSite()
+    configure(db_path, hook)
+    with ReplicaServer(site) as server:
+        outlets = registry(tmp_path, server.origin)
+        crawl(server, db_path, outlets)
+        assert health(db_path, outlets).returncode == 0
+        site.feed_status = 404
+        crawl(server, db_path, outlets, ok=False)
+        result = health(db_path, outlets)
+        send(db_path, outlets)
+    assert result.returncode == 1
+    row = state(db_path)
+    assert row["state"] == "unhealthy"
+    assert row["reason"] == "the last crawl failed: /feed/ answered HTTP 404"
+    assert row["last_success"] is not None
+    (alert,) = hook.bodies  # the first check (healthy) sent nothing
+    assert alert["message"] == f"rhythm is unhealthy: {row['reason']}"
+    print("\n" + result.stdout)
+
+
+def test_no_network_is_said_as_such(tmp_path, db_path):
+    outlets = registry(tmp_path, "http://rhythm-news.invalid")
+    crawl(None, db_path, outlets, ok=False)
+    result = health(db_path, outlets)
+    assert result.returncode == 1
+    reason = state(db_path)["reason"]
+    assert reason.startswith("the last crawl failed: no network: rhythm-news.invalid")
+    print("\n" + result.stdout)
+
+
+def test_an_outlet_never_crawled_is_unknown_not_unhealthy(tmp_path, db_path):
+    outlets = registry(tmp_path, "http://127.0.0.1:9")
+    result = health(db_path, outlets)
+    assert result.returncode == 0
+    assert "rhythm  unknown" in result.stdout and "never crawled" in result.stdout
