@@ -4,6 +4,7 @@ health alerts delivered to a webhook receiver."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ import pytest
 import sqlite_utils
 
 from monitor import dates
+from monitor.serve import datasette
 from tests.conftest import run_monitor, scrapy_crawl
 from tests.receivers import WebhookReceiver
 from tests.replica.server import ReplicaServer, Reply, Site
@@ -234,6 +236,29 @@ def test_an_outlet_whose_feed_404s_is_unhealthy_with_the_reason(tmp_path, db_pat
     assert alert["message"] == f"rhythm is unhealthy: {row['reason']}"
     print("\n" + result.stdout)
 
+    # Datasette: the home page and the crawl_health query show the state, the reason and the
+    # failed crawl's first error, with a link to its failures; the outbox is a table there.
+    instance = datasette(db_path)
+    failed_crawl = (
+        sqlite_utils.Database(db_path).execute("select max(id) from crawls").fetchone()[0]
+    )
+    home = asyncio.run(instance.client.get("/")).text
+    assert '<span class="status status-unhealthy">unhealthy</span>' in home
+    assert "the last crawl failed: /feed/ answered HTTP 404" in home
+    assert f"/monitor/failures?crawl_id={failed_crawl}" in home
+    response = asyncio.run(instance.client.get("/monitor/crawl_health.json?_shape=array"))
+    (health_row,) = response.json()
+    assert health_row["health"] == "unhealthy" and health_row["health_reason"] == row["reason"]
+    assert health_row["first_error"] == "/feed/ answered HTTP 404"
+    assert health_row["last_crawl"] == failed_crawl
+    page = asyncio.run(instance.client.get("/monitor/crawl_health")).text
+    assert f'href="/monitor/failures?crawl_id={failed_crawl}"' in page
+    outbox = asyncio.run(instance.client.get("/monitor/outbox.json?_shape=array")).json()
+    assert [(r["kind"], r["destination"], r["status"]) for r in outbox] == [
+        ("health", "ops", "sent")
+    ]
+    assert str(hook.port) not in json.dumps(outbox)
+
 
 def test_no_network_is_said_as_such(tmp_path, db_path):
     outlets = registry(tmp_path, "http://rhythm-news.invalid")
@@ -243,6 +268,10 @@ def test_no_network_is_said_as_such(tmp_path, db_path):
     reason = state(db_path)["reason"]
     assert reason.startswith("the last crawl failed: no network: rhythm-news.invalid")
     print("\n" + result.stdout)
+    response = asyncio.run(datasette(db_path).client.get("/monitor/crawl_health.json?_shape=array"))
+    (row,) = response.json()
+    assert row["last_status"] == "failed"
+    assert row["first_error"].startswith("no network: rhythm-news.invalid cannot be reached")
 
 
 def test_an_outlet_never_crawled_is_unknown_not_unhealthy(tmp_path, db_path):
