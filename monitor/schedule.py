@@ -120,6 +120,17 @@ def add_alert_jobs(scheduler: BlockingScheduler, path: str, outlets: list[Outlet
     )
 
 
+ALERT_JOBS = ("notify", "health")
+
+
+def wake_alert_jobs(scheduler: BlockingScheduler) -> None:
+    """Run the sender and the health check now (after a crawl), then on their intervals."""
+    for job_id in ALERT_JOBS:
+        job = scheduler.get_job(job_id)
+        if job is not None:
+            job.modify(next_run_time=datetime.now(dates.ALMATY))
+
+
 def send_notifications(path: str) -> None:
     """One pass of the outbox sender (monitor/outbox.py); errors are logged, never raised."""
     from monitor import notify, outbox
@@ -164,6 +175,8 @@ def check_health(path: str, outlets: list[Outlet]) -> None:
             database.close()
     except Exception as exc:
         logger.error("health check failed: %s", exc)
+        return
+    send_notifications(path)  # a change goes out now, not at the sender's next turn
 
 
 def publish_next_runs(scheduler: BlockingScheduler, path: str) -> None:
@@ -196,6 +209,8 @@ def serve(scheduler: BlockingScheduler, runner: CrawlRunner, grace: float) -> No
             logger.warning("%s: a turn was missed (the scheduler was busy or asleep)", event.job_id)
         elif event.code == EVENT_JOB_ERROR:
             logger.error("%s: the run could not be started: %s", event.job_id, event.exception)
+        elif event.code == EVENT_JOB_EXECUTED and event.job_id not in ALERT_JOBS:
+            wake_alert_jobs(scheduler)  # a crawl ended: its matches and health go out now
         try:
             publish_next_runs(scheduler, path)
         except Exception as exc:  # status display only; never stop the scheduler for it

@@ -353,3 +353,36 @@ def test_destinations_from_the_environment(tmp_path):
         )
         == "failed: ***"
     )
+
+
+def test_the_scheduler_sends_new_matches_after_a_crawl(outlet, db_path, tmp_path):
+    topics = topics_notifying(tmp_path, "newsroom")
+    with WebhookReceiver() as hook:
+        write_config(db_path, {"newsroom": hook.url})
+        cmd = [
+            sys.executable, "-m", "monitor", "--db", str(db_path), "--topics", str(topics),
+            "schedule", "tengrinews", "--since", SINCE,
+            "--base-url", f"tengrinews={outlet.origin}",
+            "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0",
+        ]  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        try:
+            assert hook.wait_for(1, timeout=90), "no notification within 90 s"
+            expected = len(matched(db_path))
+            assert hook.wait_for(expected + 1, timeout=60)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out[-3000:]
+    titles = [b["title"] for b in hook.bodies]
+    matches = [t for t in titles if t.startswith("[qantar] ")]
+    assert len(matches) == len(set(matches)) == expected >= 5
+    # The replica stopped publishing in 2022: its health alert goes to every destination
+    # (notify.yml has no `health` key), once.
+    assert [t for t in titles if t not in matches] == ["[health] tengrinews is unhealthy"]
+    states = sqlite_utils.Database(db_path)["outlet_health"].rows
+    assert [(r["outlet"], r["state"]) for r in states] == [("tengrinews", "unhealthy")]
+    assert "notifications: " in out
