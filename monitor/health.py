@@ -50,6 +50,8 @@ class OutletHealth:
 def describe_error(url: str | None, status: int | None, reason: str) -> str:
     """A failure as a person reads it; a missing network is said as such."""
     where = urlsplit(url).path or url if url else "?"
+    if (reason or "").startswith("forbidden by robots.txt"):
+        return reason
     if _NO_NETWORK.search(reason or ""):
         host = urlsplit(url).netloc if url else "the site"
         return f"no network: {host} cannot be reached ({reason[:120]})"
@@ -88,7 +90,8 @@ def evaluate(database: Any, outlet: Outlet, now: datetime | None = None) -> Outl
         problems.append(f"{runs} {verb}: {why}")
     else:
         problems += _discovery_errors(database, outlet, last_id)
-    problems += _robots(database, last_id)
+    if last_status == "ok":
+        problems += _robots(database, crawls)
     rhythm = Rhythm.learn(database, slug, dates.parse_datetime(success) if success else None)
     if success and not problems:
         stale = rhythm.silence_problem()
@@ -119,13 +122,25 @@ def _discovery_errors(database: Any, outlet: Outlet, crawl_id: int) -> list[str]
     return list(dict.fromkeys(found))
 
 
-def _robots(database: Any, crawl_id: int) -> list[str]:
-    row = database.execute(
-        "SELECT reason FROM failures WHERE crawl_id = ? AND reason LIKE 'forbidden by robots.txt%' "
-        "LIMIT 1",
-        [crawl_id],
-    ).fetchone()
-    return [row[0]] if row else []
+def _robots(database: Any, crawls: list[tuple]) -> list[str]:
+    """robots.txt forbids requests it did not forbid in the outlet's first crawl."""
+
+    def forbidden(crawl_id: int) -> str | None:
+        row = database.execute(
+            "SELECT reason FROM failures WHERE crawl_id = ? "
+            "AND reason LIKE 'forbidden by robots.txt%' LIMIT 1",
+            [crawl_id],
+        ).fetchone()
+        return row[0] if row else None
+
+    now = forbidden(crawls[0][0])
+    first = database.execute(
+        "SELECT min(id) FROM crawls WHERE outlet = (SELECT outlet FROM crawls WHERE id = ?)",
+        [crawls[0][0]],
+    ).fetchone()[0]
+    if now and (first == crawls[0][0] or not forbidden(first)):
+        return [f"robots.txt now forbids us: {now.split(': ', 1)[1]}"]
+    return []
 
 
 def _extraction_problems(database: Any, slug: str) -> list[str]:

@@ -42,7 +42,9 @@ class RhythmSite(Site):
             t += timedelta(hours=1)
         self.shown = len(self.times)
         self.degraded_from: int | None = None
+        self.teaser = False  # the new layout: an app shell (False) or a one-line teaser
         self.feed_status = 200
+        self.robots = "User-agent: *\nDisallow:\n"
 
     def publish_until_now(self) -> None:
         now = datetime.now(dates.ALMATY)
@@ -65,7 +67,7 @@ class RhythmSite(Site):
     def reply(self, method, path, query, headers):
         html = {"Content-Type": "text/html; charset=utf-8"}
         if path == "/robots.txt":
-            return Reply(body=b"User-agent: *\nDisallow:\n", headers={"Content-Type": "text/plain"})
+            return Reply(body=self.robots.encode(), headers={"Content-Type": "text/plain"})
         if path == "/feed/":
             if self.feed_status != 200:
                 return Reply(status=self.feed_status, body=b"gone", headers=html)
@@ -80,7 +82,14 @@ class RhythmSite(Site):
             i = int(path.rstrip("/").split("/")[-1])
             if i >= len(self.times):
                 return Reply(status=404, body=b"not found", headers=html)
-            if self.degraded_from is not None and i >= self.degraded_from:
+            if self.degraded_from is not None and i >= self.degraded_from and self.teaser:
+                page = (
+                    f"<html><head><title>Новость {i}</title></head><body><main>"
+                    f"<h1>Новость {i}: городские новости</h1>"
+                    "<p>Полный текст доступен в мобильном приложении редакции.</p>"
+                    "</main></body></html>"
+                )
+            elif self.degraded_from is not None and i >= self.degraded_from:
                 page = (
                     '<html><head><title>Портал</title></head><body><div id="app">'
                     "<nav>Главная · Новости · Контакты</nav><div>Загрузка…</div></div>"
@@ -198,8 +207,10 @@ def test_an_outlet_that_stops_publishing_is_unhealthy_once_and_recovers(tmp_path
     print("--- recovery ---\n" + json.dumps(recovered, ensure_ascii=False))
 
 
-def test_an_outlet_whose_layout_changes_is_unhealthy_for_its_extraction(tmp_path, db_path):
+@pytest.mark.parametrize("teaser", [False, True], ids=["app-shell", "teaser"])
+def test_an_outlet_whose_layout_changes_is_unhealthy_for_its_extraction(tmp_path, db_path, teaser):
     site = RhythmSite()
+    site.teaser = teaser
     with ReplicaServer(site) as server:
         outlets = registry(tmp_path, server.origin)
         crawl(server, db_path, outlets)
@@ -212,7 +223,15 @@ def test_an_outlet_whose_layout_changes_is_unhealthy_for_its_extraction(tmp_path
         result = health(db_path, outlets)
     assert result.returncode == 1, result.stdout
     reason = state(db_path)["reason"]
-    assert "extraction refused 8 of the last 10 pages" in reason or "text much shorter" in reason
+    if teaser:
+        assert reason.startswith("8 of the last 10 articles have no date; ")
+        assert re.search(
+            r"text much shorter than usual: median \d+ characters in the last 10 articles, "
+            r"usually [\d,]+",
+            reason,
+        ), reason
+    else:
+        assert reason == "extraction refused 8 of the last 10 pages (no article text found)"
     print("\n" + result.stdout)
 
 
@@ -279,3 +298,26 @@ def test_an_outlet_never_crawled_is_unknown_not_unhealthy(tmp_path, db_path):
     result = health(db_path, outlets)
     assert result.returncode == 0
     assert "rhythm  unknown" in result.stdout and "never crawled" in result.stdout
+
+
+def test_an_outlet_whose_robots_txt_starts_forbidding_us_is_unhealthy(tmp_path, db_path):
+    site = RhythmSite()
+    with ReplicaServer(site) as server:
+        outlets = registry(tmp_path, server.origin)
+        crawl(server, db_path, outlets)
+        assert health(db_path, outlets).returncode == 0
+        site.robots = "User-agent: *\nDisallow: /news/\n"
+        site.times.append(datetime.now(dates.ALMATY).replace(microsecond=0) - timedelta(minutes=2))
+        site.shown = len(site.times)
+        crawl(server, db_path, outlets)
+        result = health(db_path, outlets)
+        assert result.returncode == 1
+        assert state(db_path)["reason"] == "robots.txt now forbids us: 1 request(s) not made"
+        print("\n" + result.stdout)
+        site.robots = "User-agent: *\nDisallow: /\n"
+        crawl(server, db_path, outlets, ok=False)
+        result = health(db_path, outlets)
+    assert result.returncode == 1
+    assert state(db_path)["reason"] == (
+        "the last crawl failed: forbidden by robots.txt: 1 request(s) not made"
+    )
