@@ -148,7 +148,7 @@ def m015_outbox(db: sqlite_utils.Database) -> None:
             "last_error": str,
             "claimed_by": int,
             "claimed": str,
-            "delivery": str,  # single, digest or summary, with the id of the first row
+            "delivery": str,  # the message that carried it: single/digest/summary:first id:token
             "sent": str,
         },
         pk="id",

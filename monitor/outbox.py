@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -103,7 +104,7 @@ def recover(database: Any, now: datetime) -> int:
     recovered = 0
     for pid, claimed in rows:
         stale = claimed is None or claimed < _iso(now - STALE_CLAIM)
-        if pid == os.getpid() or (not stale and _alive(pid)):
+        if not stale and (pid == os.getpid() or _alive(pid)):
             continue
         with db.writing(database):
             cursor = database.execute(
@@ -217,7 +218,8 @@ def _deliver(
 ) -> bool:
     ids = [r["id"] for r in group]
     marks = ",".join("?" * len(ids))
-    delivery = f"{label}:{ids[0]}"
+    # Unique to this attempt, so that a sender never mistakes another thread's claim for its own.
+    delivery = f"{label}:{ids[0]}:{secrets.token_hex(3)}"
     with db.writing(database):
         claimed = database.execute(
             "UPDATE outbox SET status = 'sending', claimed_by = ?, claimed = ?, delivery = ? "
@@ -227,8 +229,8 @@ def _deliver(
         if claimed != len(ids):  # another sender took some: leave the message to it
             database.execute(
                 "UPDATE outbox SET status = 'pending', claimed_by = NULL, claimed = NULL, "
-                f"delivery = NULL WHERE claimed_by = ? AND id IN ({marks})",
-                [os.getpid(), *ids],
+                "delivery = NULL WHERE status = 'sending' AND delivery = ?",
+                [delivery],
             )
             return False
     if dest is None:

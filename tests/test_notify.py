@@ -386,3 +386,19 @@ def test_the_scheduler_sends_new_matches_after_a_crawl(outlet, db_path, tmp_path
     states = sqlite_utils.Database(db_path)["outlet_health"].rows
     assert [(r["outlet"], r["state"]) for r in states] == [("tengrinews", "unhealthy")]
     assert "notifications: " in out
+
+
+def test_a_backfill_of_5000_matches_is_one_summary(db_path):
+    queue_matches(db_path, 5000)
+    with WebhookReceiver() as hook:
+        write_config(db_path, {"newsroom": hook.url})
+        database = db.open_db(db_path)
+        counts = outbox.send_pending(database, notify.load_config(db_path.parent / "notify.yml"))
+        assert counts == {"sent": 1, "matches": 5000, "failed": 0, "waiting": 0}
+        (summary,) = hook.bodies
+    assert summary["title"] == "5,000 new matches at once (summarised)"
+    assert "Қаңтар — the January 2022 events (qantar): 5,000" in summary["message"]
+    assert summary["message"].count("https://example.kz/news/") == 10
+    assert dict(database.execute("select status, count(*) from outbox group by 1")) == {
+        "sent": 5000
+    }
