@@ -6,7 +6,8 @@ its feeds, sitemaps or listings answers with an error while others work, when ro
 forbids us, when no new article came for several times its usual gap in the hours and weekdays
 it normally publishes (its rhythm is learnt from the publication times of its articles), when
 extraction degrades (most recent pages refused, titles or dates missing, text much shorter than
-the outlet's usual), or when it has not been crawled for a long time. Otherwise it is
+the outlet's usual, a line of page chrome repeated in most new articles), or when it has not
+been crawled for a long time. Otherwise it is
 **healthy**; one never crawled is **unknown**.
 
 check() evaluates every outlet, records the states in `outlet_health` (Datasette shows them)
@@ -175,6 +176,7 @@ def _extraction_problems(database: Any, slug: str) -> list[str]:
             if share >= 0.5 and before < 0.2:
                 n = sum(r[index] for r in articles)
                 problems.append(f"{n} of the last {len(articles)} articles have no {what}")
+        problems += _chrome(database, slug, len(articles))
         size = statistics.median(r[4] for r in articles)
         normal = statistics.median(r[4] for r in usual_articles)
         if size < 0.4 * normal:
@@ -183,6 +185,37 @@ def _extraction_problems(database: Any, slug: str) -> list[str]:
                 f"{len(articles)} articles, usually {normal:,.0f}"
             )
     return problems
+
+
+def _chrome(database: Any, slug: str, recent: int) -> list[str]:
+    """A line repeated in most of the latest articles that the outlet's usual ones lack: page
+    chrome (a subscribe call, a related-links heading) that extraction no longer removes."""
+    texts = [
+        row[0] or ""
+        for row in database.execute(
+            "SELECT text FROM articles WHERE outlet = ? AND source = 'crawl' "
+            "ORDER BY fetched DESC, id DESC LIMIT ?",
+            [slug, recent + 100],
+        )
+    ]
+    latest, usual = texts[:recent], texts[recent:]
+
+    def lines(text: str) -> set[str]:
+        return {ln.strip() for ln in text.splitlines() if 12 <= len(ln.strip()) <= 200}
+
+    counts: dict[str, int] = {}
+    for text in latest:
+        for line in lines(text):
+            counts[line] = counts.get(line, 0) + 1
+    repeated = [ln for ln, n in counts.items() if n * 2 > len(latest) and n >= 3]
+    if not repeated or not usual:
+        return []
+    before = [lines(text) for text in usual]
+    for line in sorted(repeated, key=lambda ln: -counts[ln]):
+        if sum(line in b for b in before) * 10 < len(before):
+            shown = line if len(line) <= 60 else line[:59] + "…"
+            return [f"page chrome in {counts[line]} of the last {len(latest)} articles: «{shown}»"]
+    return []
 
 
 class Rhythm:

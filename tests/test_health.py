@@ -25,6 +25,9 @@ WORDS = (
 ).split()
 
 
+CHROME = "Курсы валют на сегодня: доллар 470,5 тенге, евро 512,3 тенге, рубль 5,1 тенге"
+
+
 class RhythmSite(Site):
     """An outlet that published one article an hour between 08:00 and 22:00 (Almaty) over the
     last four days, up to `stop` hours ago. `shown`: how many of them its feed lists (the
@@ -42,6 +45,7 @@ class RhythmSite(Site):
             t += timedelta(hours=1)
         self.shown = len(self.times)
         self.degraded_from: int | None = None
+        self.chrome_from: int | None = None  # articles from here on end with a CHROME line
         self.teaser = False  # the new layout: an app shell (False) or a one-line teaser
         self.feed_status = 200
         self.robots = "User-agent: *\nDisallow:\n"
@@ -98,6 +102,8 @@ class RhythmSite(Site):
             else:
                 t = self.times[i]
                 paragraphs = "".join(f"<p>{p}</p>" for p in self.text(i))
+                if self.chrome_from is not None and i >= self.chrome_from:
+                    paragraphs += f"<p>{CHROME}</p>"
                 page = (
                     f"<html><head><title>Новость {i}</title>"
                     f'<meta property="article:published_time" content="{t.isoformat()}">'
@@ -320,4 +326,21 @@ def test_an_outlet_whose_robots_txt_starts_forbidding_us_is_unhealthy(tmp_path, 
     assert result.returncode == 1
     assert state(db_path)["reason"] == (
         "the last crawl failed: forbidden by robots.txt: 1 request(s) not made"
+    )
+
+
+def test_page_chrome_repeated_in_new_articles_is_caught(tmp_path, db_path):
+    site = RhythmSite()
+    with ReplicaServer(site) as server:
+        outlets = registry(tmp_path, server.origin)
+        crawl(server, db_path, outlets)
+        site.chrome_from = len(site.times)
+        now = datetime.now(dates.ALMATY).replace(microsecond=0)
+        site.times += [now - timedelta(minutes=9 - k) for k in range(6)]
+        site.shown = len(site.times)
+        crawl(server, db_path, outlets)
+        result = health(db_path, outlets)
+    assert result.returncode == 1, result.stdout
+    assert state(db_path)["reason"] == (
+        f"page chrome in 6 of the last 10 articles: «{CHROME[:59]}…»"
     )
