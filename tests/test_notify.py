@@ -402,3 +402,20 @@ def test_a_backfill_of_5000_matches_is_one_summary(db_path):
     assert dict(database.execute("select status, count(*) from outbox group by 1")) == {
         "sent": 5000
     }
+
+
+def test_an_hourly_digest_waits_for_the_hour(db_path):
+    queue_matches(db_path, 3)
+    with WebhookReceiver() as hook:
+        write_config(db_path, {"newsroom": {"urls": hook.url, "digest": "hourly"}})
+        config = notify.load_config(db_path.parent / "notify.yml")
+        database = db.open_db(db_path)
+        now = datetime.now(UTC)
+        assert outbox.send_pending(database, config, now)["waiting"] == 3
+        assert hook.bodies == []
+        next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        counts = outbox.send_pending(database, config, next_hour + timedelta(seconds=1))
+        assert counts == {"sent": 1, "matches": 3, "failed": 0, "waiting": 0}
+        (digest,) = hook.bodies
+    assert digest["title"] == "Hourly digest: 3 new matches"
+    assert all(f"Статья номер {i}" in digest["message"] for i in range(3))
