@@ -158,6 +158,8 @@ def m015_outbox(db: sqlite_utils.Database) -> None:
         "WHERE kind = 'match'"
     )
     db["outbox"].create_index(["status", "destination"])
+    # Requests robots.txt forbade in a crawl: outlet health notices when it starts forbidding.
+    db["crawls"].add_column("robots_forbidden", int)
     db["outlet_health"].create(
         {
             "outlet": str,
@@ -403,6 +405,11 @@ def start_crawl(db: sqlite_utils.Database, outlet: str, pid: int | None = None) 
 def finish_crawl(db: sqlite_utils.Database, crawl_id: int, status: str, **counts: int) -> None:
     """Close a `crawls` row with its outcome and counts."""
     db["crawls"].update(crawl_id, {"finished": now(), "status": status, **counts})
+
+
+def note_robots_forbidden(db: sqlite_utils.Database, crawl_id: int, count: int) -> None:
+    """Record how many requests of a crawl robots.txt forbade (for outlet health)."""
+    db.execute("UPDATE crawls SET robots_forbidden = ? WHERE id = ?", [count, crawl_id])
 
 
 def fetch_state(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:

@@ -51,8 +51,6 @@ class OutletHealth:
 def describe_error(url: str | None, status: int | None, reason: str) -> str:
     """A failure as a person reads it; a missing network is said as such."""
     where = urlsplit(url).path or url if url else "?"
-    if (reason or "").startswith("forbidden by robots.txt"):
-        return reason
     if _NO_NETWORK.search(reason or ""):
         host = urlsplit(url).netloc if url else "the site"
         return f"no network: {host} cannot be reached ({reason[:120]})"
@@ -85,14 +83,19 @@ def evaluate(database: Any, outlet: Outlet, now: datetime | None = None) -> Outl
             "SELECT url, status, reason FROM failures WHERE crawl_id = ? ORDER BY id LIMIT 1",
             [last_id],
         ).fetchone()
-        why = describe_error(*first) if first else "no feed, sitemap or listing answered"
+        robots = _robots(database, slug, last_id)
+        if first:
+            why = describe_error(*first)
+        else:
+            why = robots or "no feed, sitemap or listing answered"
         runs = f"the last {failed} crawls" if failed > 1 else "the last crawl"
         verb = "timed out" if last_status == "timed out" else "failed"
         problems.append(f"{runs} {verb}: {why}")
     else:
         problems += _discovery_errors(database, outlet, last_id)
     if last_status == "ok":
-        problems += _robots(database, crawls)
+        robots = _robots(database, slug, last_id)
+        problems += [robots] if robots else []
     rhythm = Rhythm.learn(database, slug, dates.parse_datetime(success) if success else None)
     if success and not problems:
         stale = rhythm.silence_problem()
@@ -123,25 +126,18 @@ def _discovery_errors(database: Any, outlet: Outlet, crawl_id: int) -> list[str]
     return list(dict.fromkeys(found))
 
 
-def _robots(database: Any, crawls: list[tuple]) -> list[str]:
-    """robots.txt forbids requests it did not forbid in the outlet's first crawl."""
-
-    def forbidden(crawl_id: int) -> str | None:
-        row = database.execute(
-            "SELECT reason FROM failures WHERE crawl_id = ? "
-            "AND reason LIKE 'forbidden by robots.txt%' LIMIT 1",
-            [crawl_id],
-        ).fetchone()
-        return row[0] if row else None
-
-    now = forbidden(crawls[0][0])
-    first = database.execute(
-        "SELECT min(id) FROM crawls WHERE outlet = (SELECT outlet FROM crawls WHERE id = ?)",
-        [crawls[0][0]],
+def _robots(database: Any, slug: str, crawl_id: int) -> str | None:
+    """robots.txt forbids requests in this crawl though it forbade none in the outlet's first
+    (or this is the first)."""
+    first_id, first_count = database.execute(
+        "SELECT id, robots_forbidden FROM crawls WHERE outlet = ? ORDER BY id LIMIT 1", [slug]
+    ).fetchone()
+    forbidden = database.execute(
+        "SELECT robots_forbidden FROM crawls WHERE id = ?", [crawl_id]
     ).fetchone()[0]
-    if now and (first == crawls[0][0] or not forbidden(first)):
-        return [f"robots.txt now forbids us: {now.split(': ', 1)[1]}"]
-    return []
+    if forbidden and (first_id == crawl_id or not first_count):
+        return f"robots.txt forbids us: {forbidden} request(s) not made"
+    return None
 
 
 def _extraction_problems(database: Any, slug: str) -> list[str]:

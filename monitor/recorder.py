@@ -50,15 +50,8 @@ class CrawlRecorder:
         }
         db.finish_crawl(self.db, spider.crawl_id, status, **counts)
         forbidden = stats.get_value("monitor/robots_forbidden", 0)
-        if forbidden and getattr(spider, "outlet", None) is not None:  # for outlet health
-            db.save_failure(
-                self.db,
-                crawl_id=spider.crawl_id,
-                url=spider.outlet.url("/robots.txt"),
-                status=None,
-                reason=f"forbidden by robots.txt: {forbidden} request(s) not made",
-                permanent=False,
-            )
+        if forbidden:  # for outlet health: robots.txt starting to forbid us
+            db.note_robots_forbidden(self.db, spider.crawl_id, forbidden)
         if status == "ok":
             retry = getattr(spider, "retry_sources", set())
             for url, (etag, modified) in getattr(spider, "validators", {}).items():

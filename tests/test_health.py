@@ -318,14 +318,14 @@ def test_an_outlet_whose_robots_txt_starts_forbidding_us_is_unhealthy(tmp_path, 
         crawl(server, db_path, outlets)
         result = health(db_path, outlets)
         assert result.returncode == 1
-        assert state(db_path)["reason"] == "robots.txt now forbids us: 1 request(s) not made"
+        assert state(db_path)["reason"] == "robots.txt forbids us: 1 request(s) not made"
         print("\n" + result.stdout)
         site.robots = "User-agent: *\nDisallow: /\n"
         crawl(server, db_path, outlets, ok=False)
         result = health(db_path, outlets)
     assert result.returncode == 1
     assert state(db_path)["reason"] == (
-        "the last crawl failed: forbidden by robots.txt: 1 request(s) not made"
+        "the last crawl failed: robots.txt forbids us: 1 request(s) not made"
     )
 
 
