@@ -247,11 +247,18 @@ class Rhythm:
 
     @classmethod
     def learn(cls, database: Any, slug: str, until: datetime | None) -> Rhythm:
-        rows = database.execute(
-            "SELECT coalesce(published, fetched) FROM articles WHERE outlet = ? "
-            "AND source = 'crawl'",
-            [slug],
-        ).fetchall()
+        sql = (
+            "SELECT coalesce(published, fetched) FROM articles "
+            "WHERE outlet = ? AND source = 'crawl'"
+        )
+        rows: list = []
+        if until is not None:  # ISO dates compare as text to within a day: a margin of two
+            cutoff = (until - HISTORY - timedelta(days=2)).strftime("%Y-%m-%d")
+            rows = database.execute(
+                sql + " AND coalesce(published, fetched) >= ?", [slug, cutoff]
+            ).fetchall()
+        if len(rows) < MIN_ARTICLES:  # little recent history: all of it
+            rows = database.execute(sql, [slug]).fetchall()
         times = []
         for (value,) in rows:
             dt = dates.parse_datetime(value)
