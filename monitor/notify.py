@@ -8,9 +8,9 @@ database, git-ignored; MONITOR_NOTIFY_CONFIG names another file) or in environme
 
     destinations:
       newsroom:
-        urls: [mailto://bot:secret@mail.example.org?to=desk@example.org]
+        urls: ["mailto://bot:secret@mail.example.org?to=desk@example.org"]
         digest: hourly          # or "daily 08:00" (Almaty time); default: one message per match
-      ops: tgram://TOKEN/CHAT   # a single URL is enough
+      ops: "tgram://TOKEN/CHAT"   # a single URL is enough
     health: [ops]               # where outlet health changes go (default: every destination)
     max_per_minute: 10          # messages per destination per minute, then they wait
     burst: 20                   # more pending matches than this are sent as one summary
@@ -90,8 +90,15 @@ def load_config(path: str | os.PathLike[str], env: dict[str, str] | None = None)
     if path.exists():
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise MonitorError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MonitorError(f"{path}: cannot read: {exc}") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}: " if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise MonitorError(
+                f"{path}: not valid YAML ({where}{problem}); put URLs in quotes"
+            ) from None
     if not isinstance(raw, dict):
         raise MonitorError(f"{path}: expected a mapping with a 'destinations' key")
     unknown = set(raw) - {"destinations", "health", "max_per_minute", "burst", "retry"}
