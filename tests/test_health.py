@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from monitor import dates
+from monitor import dates, db
+from monitor.health import check
+from monitor.outlets import load as load_outlets
 from monitor.serve import datasette
 from tests.conftest import run_monitor, scrapy_crawl
 from tests.receivers import WebhookReceiver
@@ -176,6 +178,12 @@ def test_an_outlet_on_its_rhythm_is_healthy(tmp_path, db_path):
     assert line.startswith("rhythm") and " healthy " in line
     assert re.search(r"usually one every (5[5-9]|6[0-5]) min between 08:00 and 22:00$", line)
     print("\n" + result.stdout)
+    # Two days later without a crawl: the scheduler must have stopped.
+    outlet = load_outlets(outlets)["rhythm"]
+    later = datetime.now(UTC) + timedelta(days=2)
+    (judged,) = check(db.open_db(db_path), [outlet], now=later)
+    assert judged.state == "unhealthy"
+    assert judged.reason == "no successful crawl for 2 days (is the scheduler running?)"
 
 
 def test_an_outlet_that_stops_publishing_is_unhealthy_once_and_recovers(tmp_path, db_path, hook):
