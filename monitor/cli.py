@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -383,6 +384,10 @@ def demo(ctx: click.Context, host: str, port: int, every: str) -> None:
             for slug, origin in origins.items():
                 click.echo(f"replica of {slug}: {origin}", err=True)
             ctx.invoke(seed, paths=tuple(seeding.seed_files(seeds_folder)))
+            # Replica articles are not news: no notification leaves the demo.
+            for key in [k for k in os.environ if k.startswith("MONITOR_NOTIFY_")]:
+                del os.environ[key]
+            os.environ["MONITOR_NOTIFY_CONFIG"] = str(Path(tmp) / "notify.yml")
             with datasette(obj.db, host, port):
                 ctx.invoke(schedule, since=demo_mod.SINCE, extra=demo_mod.FAST, grace=5.0)
     finally:
