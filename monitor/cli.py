@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import subprocess
 import sys
@@ -348,6 +349,21 @@ def status(obj: Context) -> None:
     for r in rows:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     warn_if_index_stale(obj.db)
+    status_notifications(database)
+
+
+def status_notifications(database) -> None:
+    """The outbox line of `monitor status`: messages by status and the latest failure."""
+    from monitor import outbox
+
+    info = outbox.summary(database)
+    if not info["counts"]:
+        return
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(info["counts"].items()))
+    click.echo(f"notifications: {counts}")
+    if info["last_error"]:
+        dest, error, attempts, state = info["last_error"]
+        click.echo(f"  last failure: {dest}: {error} (attempt {attempts}, now {state})")
 
 
 @cli.command()
@@ -403,6 +419,10 @@ def demo(ctx: click.Context, host: str, port: int, every: str) -> None:
             for slug, origin in origins.items():
                 click.echo(f"replica of {slug}: {origin}", err=True)
             ctx.invoke(seed, paths=tuple(seeding.seed_files(seeds_folder)))
+            # Replica articles are not news: no notification leaves the demo.
+            for key in [k for k in os.environ if k.startswith("MONITOR_NOTIFY_")]:
+                del os.environ[key]
+            os.environ["MONITOR_NOTIFY_CONFIG"] = str(Path(tmp) / "notify.yml")
             with datasette(obj.db, host, port):
                 ctx.invoke(schedule, since=demo_mod.SINCE, extra=demo_mod.FAST, grace=5.0)
     finally:
@@ -754,3 +774,129 @@ def archive_command(obj: Context) -> None:
         )
     total = sum(entry["bytes"] for entry in found["disk"].values())
     click.echo(f"  total on disk: {total / 2**20:.1f} MB")
+
+
+@cli.group()
+def notify() -> None:
+    """Notifications of new matches and outlet health (Apprise), and their outbox.
+
+    Destinations are named in notify.yml beside the database (or MONITOR_NOTIFY_CONFIG, or
+    MONITOR_NOTIFY_<NAME>=<Apprise URL>); a topic lists its own under `notify:`.
+    """
+
+
+def notify_config(obj: Context):
+    from monitor import notify as notifying
+
+    return notifying.load_config(notifying.config_path(obj.db))
+
+
+@notify.command(name="send")
+@click.pass_obj
+def notify_send(obj: Context) -> None:
+    """Send the notifications that are due now (the scheduler does this every 30 s).
+
+    Example: monitor notify send
+    """
+    from monitor import outbox
+
+    config = notify_config(obj)
+    counts = outbox.send_pending(db.open_db(obj.db), config)
+    click.echo(
+        f"{counts['sent']} message(s) sent carrying {counts['matches']} match(es); "
+        f"{counts['failed']} failed; {counts['waiting']} waiting"
+    )
+    if counts["failed"]:
+        sys.exit(1)
+
+
+@notify.command(name="test")
+@click.argument("target", required=False)
+@click.pass_obj
+def notify_test(obj: Context, target: str | None) -> None:
+    """Send a test message to a destination (or every one), or to an Apprise URL given here.
+
+    Exit status 0 only if it was delivered. Example: monitor notify test newsroom
+    """
+    from monitor import notify as notifying
+
+    config = notify_config(obj)
+    if target and "://" in target:
+        targets = [("the URL", (target,))]
+    elif target:
+        if target not in config.destinations:
+            known = ", ".join(config.destinations) or "none configured"
+            fail(f"unknown destination {target!r} (destinations: {known})")
+        targets = [(target, config.destinations[target].urls)]
+    else:
+        if not config.destinations:
+            fail(f"no destinations configured in {notifying.config_path(obj.db)}")
+        targets = [(name, d.urls) for name, d in config.destinations.items()]
+    failed = 0
+    for name, urls in targets:
+        ok, reason = notifying.deliver(
+            urls,
+            "monitor: test message",
+            f"A test message from monitor ({db.now()}): notifications to {name} work.",
+        )
+        if ok:
+            click.echo(f"{name}: delivered")
+        else:
+            failed += 1
+            click.echo(f"{name}: NOT delivered: {reason}")
+    if failed:
+        sys.exit(1)
+
+
+@notify.command(name="list")
+@click.pass_obj
+def notify_list(obj: Context) -> None:
+    """List the destinations (names, kinds and digests; never their addresses) and topics.
+
+    Example: monitor notify list
+    """
+    from monitor import notify as notifying
+
+    config = notify_config(obj)
+    routes, _ = notifying.topic_routes(obj.topics)
+    health = set(config.health_destinations())
+    for name, dest in config.destinations.items():
+        kinds = ", ".join(sorted({u.split("://", 1)[0] for u in dest.urls}))
+        topics = [t for t, names in routes.items() if name in names]
+        click.echo(
+            f"{name}: {len(dest.urls)} URL(s) ({kinds}); {dest.describe()}; "
+            f"topics: {', '.join(topics) or '-'}; health: {'yes' if name in health else 'no'}"
+        )
+    for topic, names in routes.items():
+        for name in names:
+            if name not in config.destinations:
+                click.echo(f"warning: topic {topic} notifies {name!r}, which is not configured")
+
+
+@cli.command()
+@click.argument("slugs", nargs=-1)
+@click.pass_obj
+def health(obj: Context, slugs: tuple[str, ...]) -> None:
+    """Each outlet's health: state, reason, since when, last success; exit 1 if any is unhealthy.
+
+    Health changes are recorded and notified. Example: monitor health
+    """
+    from monitor import health as checking
+
+    chosen = select(obj, slugs)
+    database = db.open_db(obj.db)
+    try:
+        config = notify_config(obj)
+    except MonitorError as exc:
+        click.echo(f"warning: {exc}; health changes are not notified", err=True)
+        config = None
+    states = checking.check(database, chosen, config)
+    rows = [("OUTLET", "STATE", "SINCE", "LAST SUCCESS", "REASON")]
+    for s in states:
+        rows.append((s.outlet, s.state, s.since or "-", s.last_success or "-", s.reason))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        cells = [v.ljust(w) for v, w in zip(r[:-1], widths, strict=True)]
+        click.echo("  ".join([*cells, r[-1]]).rstrip())
+    if any(s.state == "unhealthy" for s in states):
+        sys.exit(1)

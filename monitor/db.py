@@ -226,6 +226,53 @@ def m014_captures(db: sqlite_utils.Database) -> None:
     db["removals"].create_index(["article_id"], unique=True)
 
 
+@migrations()
+def m015_outbox(db: sqlite_utils.Database) -> None:
+    # Notifications waiting to be sent, sent, or given up (monitor/outbox.py), one row per
+    # message and destination; and each outlet's health as last evaluated (monitor/health.py).
+    db["outbox"].create(
+        {
+            "id": int,
+            "kind": str,  # match, health
+            "destination": str,  # a name from the notification config, never its address
+            "topic": str,
+            "article_id": int,
+            "outlet": str,
+            "title": str,
+            "body": str,
+            "payload": str,
+            "created": str,
+            "status": str,  # pending, sending, sent, failed
+            "attempts": int,
+            "due": str,
+            "last_error": str,
+            "claimed_by": int,
+            "claimed": str,
+            "delivery": str,  # the message that carried it: single/digest/summary:first id:token
+            "sent": str,
+        },
+        pk="id",
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX outbox_match ON outbox (destination, topic, article_id) "
+        "WHERE kind = 'match'"
+    )
+    db["outbox"].create_index(["status", "destination"])
+    # Requests robots.txt forbade in a crawl: outlet health notices when it starts forbidding.
+    db["crawls"].add_column("robots_forbidden", int)
+    db["outlet_health"].create(
+        {
+            "outlet": str,
+            "state": str,  # healthy, unhealthy, learning, unknown
+            "reason": str,
+            "since": str,
+            "last_success": str,
+            "checked": str,
+        },
+        pk="outlet",
+    )
+
+
 def now() -> str:
     """The current time as ISO 8601 UTC, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -551,6 +598,11 @@ def close_dead_crawls(
                 dead,
             )
     return len(dead)
+
+
+def note_robots_forbidden(db: sqlite_utils.Database, crawl_id: int, count: int) -> None:
+    """Record how many requests of a crawl robots.txt forbade (for outlet health)."""
+    db.execute("UPDATE crawls SET robots_forbidden = ? WHERE id = ?", [count, crawl_id])
 
 
 def fetch_state(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:

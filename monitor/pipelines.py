@@ -16,7 +16,7 @@ from typing import Any
 
 from twisted.internet import task
 
-from monitor import archive, db, extraction, recorder
+from monitor import archive, db, extraction, outbox, recorder
 from monitor.items import Article, Page, PageFailure
 from monitor.matching import TopicFile
 from monitor.template import Template
@@ -209,6 +209,9 @@ class StorePipeline:
                         # as it is while this transaction holds the write lock.
                         if matches is None or item.topics != self.topic_file.current_fingerprint():
                             matches = self._match(item.fields)
+                        outbox.enqueue_new_matches(
+                            self.db, article_id, matches, item.fields, self.topics_path
+                        )
                         db.save_matches(self.db, article_id, matches)
         except sqlite3.Error as exc:
             logger.error("cannot write to %s: %s; will retry", self.path, exc)

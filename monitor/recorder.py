@@ -99,6 +99,9 @@ class CrawlRecorder:
                 with db.writing(self.db):
                     row_id = crawl_id(spider, self.db)
                     db.finish_crawl(self.db, row_id, status, **counts)
+                    forbidden = self.crawler.stats.get_value("monitor/robots_forbidden", 0)
+                    if forbidden:  # for outlet health: robots.txt starting to forbid us
+                        db.note_robots_forbidden(self.db, row_id, forbidden)
                     if status == "ok":
                         retry = getattr(spider, "retry_sources", set())
                         for url, (etag, modified) in getattr(spider, "validators", {}).items():

@@ -72,7 +72,7 @@ def build(
     now = now or datetime.now(dates.ALMATY)
     scheduler = BlockingScheduler(
         timezone=dates.ALMATY,
-        executors={"default": ThreadPoolExecutor(max(2, len(outlets)))},
+        executors={"default": ThreadPoolExecutor(max(2, len(outlets)) + 2)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
     )
     database = db.open_db(runner.config.db)
@@ -93,6 +93,7 @@ def build(
     finally:
         database.close()
     _add_rechecks(scheduler, outlets, runner, now)
+    add_alert_jobs(scheduler, runner.config.db, outlets)
     return scheduler
 
 
@@ -114,6 +115,89 @@ def _add_rechecks(
         name="recheck due articles",
         next_run_time=now + timedelta(seconds=min(every, 300)),
     )
+
+
+NOTIFY_EVERY = 30.0  # seconds between passes of the notification sender
+HEALTH_EVERY = 300.0  # seconds between outlet health checks
+
+
+def add_alert_jobs(scheduler: BlockingScheduler, path: str, outlets: list[Outlet]) -> None:
+    """The notification sender (every 30 s) and the outlet health check (every 5 min)."""
+    scheduler.add_job(
+        send_notifications,
+        IntervalTrigger(seconds=NOTIFY_EVERY),
+        args=[path],
+        id="notify",
+        name="send notifications",
+        next_run_time=datetime.now(dates.ALMATY) + timedelta(seconds=5),
+    )
+    scheduler.add_job(
+        check_health,
+        IntervalTrigger(seconds=HEALTH_EVERY),
+        args=[path, outlets],
+        id="health",
+        name="check outlet health",
+        next_run_time=datetime.now(dates.ALMATY) + timedelta(seconds=HEALTH_EVERY),
+    )
+
+
+ALERT_JOBS = ("notify", "health")
+
+
+def wake_alert_jobs(scheduler: BlockingScheduler) -> None:
+    """Run the sender and the health check now (after a crawl), then on their intervals."""
+    for job_id in ALERT_JOBS:
+        job = scheduler.get_job(job_id)
+        if job is not None:
+            job.modify(next_run_time=datetime.now(dates.ALMATY))
+
+
+def send_notifications(path: str) -> None:
+    """One pass of the outbox sender (monitor/outbox.py); errors are logged, never raised."""
+    from monitor import notify, outbox
+
+    try:
+        database = db.open_db(path)
+        try:
+            config = notify.load_config(notify.config_path(path))
+            counts = outbox.send_pending(database, config)
+        finally:
+            database.close()
+    except Exception as exc:  # a bad config or a locked database: try again next pass
+        logger.error("notifications not sent: %s", exc)
+        return
+    if counts["sent"] or counts["failed"]:
+        logger.info(
+            "notifications: %d sent (%d matches), %d failed, %d waiting",
+            counts["sent"],
+            counts["matches"],
+            counts["failed"],
+            counts["waiting"],
+        )
+
+
+def check_health(path: str, outlets: list[Outlet]) -> None:
+    """Evaluate every outlet's health (monitor/health.py); changes are queued as notifications."""
+    from monitor import health, notify
+    from monitor.errors import MonitorError
+
+    try:
+        config = notify.load_config(notify.config_path(path))
+    except MonitorError as exc:
+        logger.error("health changes not notified: %s", exc)
+        config = None
+    try:
+        database = db.open_db(path)
+        try:
+            for state in health.check(database, outlets, config):
+                if state.state == "unhealthy":
+                    logger.warning("health: %s", state.reason)
+        finally:
+            database.close()
+    except Exception as exc:
+        logger.error("health check failed: %s", exc)
+        return
+    send_notifications(path)  # a change goes out now, not at the sender's next turn
 
 
 def publish_next_runs(scheduler: BlockingScheduler, path: str) -> None:
@@ -146,6 +230,8 @@ def serve(scheduler: BlockingScheduler, runner: CrawlRunner, grace: float) -> No
             logger.warning("%s: a turn was missed (the scheduler was busy or asleep)", event.job_id)
         elif event.code == EVENT_JOB_ERROR:
             logger.error("%s: the run could not be started: %s", event.job_id, event.exception)
+        elif event.code == EVENT_JOB_EXECUTED and event.job_id not in ALERT_JOBS:
+            wake_alert_jobs(scheduler)  # a crawl ended: its matches and health go out now
         try:
             publish_next_runs(scheduler, path)
         except Exception as exc:  # status display only; never stop the scheduler for it

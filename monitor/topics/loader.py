@@ -15,9 +15,10 @@ import yaml
 from monitor.topics.compiler import Context, compile_concepts, compile_rule, term_index
 from monitor.topics.model import DEFAULT_FIELD_WEIGHTS, FIELDS, SLUG, Topic, TopicError
 
+# `notify` (destination names) is read by monitor/notify.py, not here.
 _TOPIC_KEYS = {
     "slug", "name", "description", "seeds", "threshold", "sentence_cap", "fields", "concepts",
-    "rules", "period",
+    "rules", "period", "notify",
 }  # fmt: skip
 _REQUIRED_KEYS = ("slug", "name", "description", "threshold", "concepts", "rules")
 

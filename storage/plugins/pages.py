@@ -190,6 +190,7 @@ async def home_page(db) -> dict[str, Any]:
     registry = outlet_names()
     for outlet in outlets:
         outlet.update(registry.get(outlet["outlet"] or "", {"name": "", "base_url": ""}))
+    await _add_health(db, outlets)
     totals = dict(
         (
             await db.execute(
@@ -200,6 +201,21 @@ async def home_page(db) -> dict[str, Any]:
         ).first()
     )
     return {"topics": topics, "latest": latest, "outlets": outlets, "totals": totals}
+
+
+async def _add_health(db, outlets: list[dict[str, Any]]) -> None:
+    """Each outlet's health (monitor health) and its last crawl's id, for the failures link."""
+    if not await db.table_exists("outlet_health"):
+        return
+    rows = await _rows(
+        db,
+        "select h.outlet, h.state as health, h.reason as health_reason, "
+        "(select max(id) from crawls c where c.outlet = h.outlet) as last_crawl "
+        "from outlet_health h",
+    )
+    health = {row.pop("outlet"): row for row in rows}
+    for outlet in outlets:
+        outlet.update(health.get(outlet["outlet"], {}))
 
 
 @hookimpl
