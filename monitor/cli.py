@@ -42,7 +42,39 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+GLOBAL_OPTIONS = ("--db", "--outlets", "--topics")
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move the global options (`--db X`, `--db=X`, ...) given after the subcommand to the front,
+    so `monitor status --db X` works as `monitor --db X status` does. Arguments after `--` stay."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            if "=" in arg:
+                front.append(arg)
+            elif i + 1 < len(args):
+                front.extend(args[i : i + 2])
+                i += 1
+            else:
+                raise click.BadOptionUsage(name, f"Option '{name}' requires an argument.")
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 class MonitorGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -185,7 +217,10 @@ def run(ctx: click.Context, host: str, port: int, grace: float) -> None:
 
     Ctrl-C stops both. Example: monitor run --port 8001
     """
+    from monitor.serve import check_port
+
     obj: Context = ctx.obj
+    check_port(host, port)
     seed_quietly(ctx)
     with datasette(obj.db, host, port):
         ctx.invoke(schedule, grace=grace)
@@ -216,6 +251,10 @@ def datasette(db_path: str, host: str, port: int):
         str(port),
     ]
     proc = subprocess.Popen(cmd, env=runner.scrapy_env(), start_new_session=True)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=1.5)  # a Datasette that cannot start says why and exits at once
+    if proc.returncode is not None:
+        fail(f"Datasette did not start on {host}:{port} (exit status {proc.returncode})")
     click.echo(f"Datasette: http://{host}:{port}/  (Ctrl-C stops everything)", err=True)
     try:
         yield proc
@@ -255,7 +294,7 @@ def datasette(db_path: str, host: str, port: int):
 @click.option(
     "--log-file",
     type=click.Path(path_type=Path),
-    help="Rotating log file [default: monitor.log beside the database].",
+    help="Rotating log file [default: the database's name with .log, e.g. storage/demo.log].",
 )
 @click.pass_obj
 def schedule(
@@ -284,7 +323,7 @@ def schedule(
             fail(f"--base-url {pair!r}: unknown or unscheduled outlet {slug!r}")
         config.base_urls[slug] = outlets.check_base_url(origin)
     db.open_db(obj.db).close()  # an unusable database fails now, not at the first run
-    scheduling.setup_logging(log_file or Path(obj.db).parent / "monitor.log")
+    scheduling.setup_logging(log_file or Path(obj.db).with_suffix(".log"))
     crawl_runner = runner.CrawlRunner(config)
     scheduling.serve(scheduling.build(chosen, crawl_runner), crawl_runner, grace)
 
@@ -319,15 +358,16 @@ def status(obj: Context) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option("--access-log", is_flag=True, help="Log every request to the console.")
 @click.pass_obj
-def serve(obj: Context, host: str, port: int) -> None:
+def serve(obj: Context, host: str, port: int, access_log: bool) -> None:
     """Browse and search the database in Datasette (read-only; crawls can keep writing).
 
     Example: monitor serve --port 8001
     """
     from monitor.serve import serve as run_datasette
 
-    sys.exit(run_datasette(obj.db, host=host, port=port))
+    sys.exit(run_datasette(obj.db, host=host, port=port, access_log=access_log))
 
 
 @cli.command()
@@ -352,9 +392,12 @@ def demo(ctx: click.Context, host: str, port: int, every: str) -> None:
     from monitor import demo as demo_mod
     from monitor import seeding
 
+    from monitor.serve import check_port
+
     obj: Context = ctx.obj
     if outlets.parse_every(every) is None:
         fail(f"--every {every!r}: use a duration such as 90s, 2m or 1h")
+    check_port(host, port)
     if obj.db == settings.MONITOR_DB:
         obj.db = str(Path(settings.MONITOR_DB).with_name("demo.db"))
     servers = demo_mod.start_replicas()

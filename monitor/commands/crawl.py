@@ -26,6 +26,10 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
 from monitor import outlets
+from monitor.logs import quiet_crawl_logs
+
+# Before Scrapy logs its versions: `scrapy crawl` imports this module before it starts.
+quiet_crawl_logs()
 from monitor.errors import MonitorError
 
 
