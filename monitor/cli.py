@@ -391,7 +391,6 @@ def demo(ctx: click.Context, host: str, port: int, every: str) -> None:
 
     from monitor import demo as demo_mod
     from monitor import seeding
-
     from monitor.serve import check_port
 
     obj: Context = ctx.obj

@@ -26,11 +26,11 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
 from monitor import outlets
+from monitor.errors import MonitorError
 from monitor.logs import quiet_crawl_logs
 
 # Before Scrapy logs its versions: `scrapy crawl` imports this module before it starts.
 quiet_crawl_logs()
-from monitor.errors import MonitorError
 
 
 class Command(ScrapyCrawl):
