@@ -479,3 +479,55 @@ def rematch(obj: Context) -> None:
     for slug in sorted(set(result["before"]) | set(result["after"])):
         old, new = result["before"].get(slug, 0), result["after"].get(slug, 0)
         click.echo(f"  {slug}: {new} matches (was {old})")
+
+
+@cli.command()
+@click.argument("topic")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl", "json"]),
+    default="csv",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--since",
+    help="Only articles published on or after this date (YYYY-MM-DD; undated ones left out).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.pass_obj
+def export(obj: Context, topic: str, fmt: str, since: str | None, output: Path | None) -> None:
+    """Export every article matching TOPIC with its text: no row limit, newest first.
+
+    Columns: topic, score, matched, published, modified, outlet, lang, url, title, lead, text,
+    author. Example: monitor export qantar --format csv -o qantar.csv
+    """
+    from monitor import export as exporting
+
+    if since:
+        since = dates.parse_since(since, 0).date().isoformat()
+    database = db.open_db(obj.db)
+    known = exporting.known_topics(database)
+    slug = {k.lower(): k for k in known}.get(topic.lower())
+    if slug is None:
+        fail(f"no matches for topic {topic!r}; topics with matches: {', '.join(known) or 'none'}")
+    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    records = exporting.rows(database, slug, since)
+    try:
+        if output is not None and sys.stderr.isatty():
+            total = exporting.count(database, slug, since)
+            with click.progressbar(length=total, label=f"exporting {slug}", file=sys.stderr) as bar:
+                written = exporting.write(out, records, fmt, lambda: bar.update(1))
+        else:
+            written = exporting.write(out, records, fmt)
+    finally:
+        if output:
+            out.close()
+    if output:
+        click.echo(f"exported {written:,} articles of {slug} to {output}", err=True)
