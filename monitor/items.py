@@ -19,6 +19,21 @@ class Page:
     requested: list[str] = field(default_factory=list)  # every URL that led here
 
 
+# The fields of the record that Scrapy's feed exports (-O, -o, FEEDS) write for each article.
+RECORD_FIELDS = (
+    "url",
+    "outlet",
+    "lang",
+    "title",
+    "lead",
+    "text",
+    "published",
+    "modified",
+    "author",
+    "tags",
+)
+
+
 @dataclass
 class Article:
     """An extracted article, ready to store."""
@@ -29,6 +44,13 @@ class Article:
     # lead and text for the search index, and the topic matches (None: not worked out yet).
     stems: tuple[str, str, str] | None = None
     matches: list[Any] | None = None
+
+    def record(self) -> dict[str, Any]:
+        """What a feed export writes: the article's fields and the topics it matches."""
+        found = {key: self.fields.get(key) for key in RECORD_FIELDS}
+        found["tags"] = list(found["tags"] or [])
+        found["topics"] = [{"topic": m.topic, "score": m.score} for m in self.matches or []]
+        return found
 
 
 @dataclass

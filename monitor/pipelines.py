@@ -14,6 +14,7 @@ import logging
 import sqlite3
 from typing import Any
 
+from scrapy.exceptions import DropItem
 from twisted.internet import task
 
 from monitor import db, extraction
@@ -100,11 +101,18 @@ class StorePipeline:
             logger.error("%d items could not be stored; see the errors above", len(self.buffer))
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, Article | PageFailure):
-            self.buffer.append(item)
-            if len(self.buffer) >= 200:
-                self.flush()
-        return item
+        """Buffer the item for storage; pass on a clean record of an article for Scrapy's feed
+        exports (-O, -o, FEEDS), and nothing for a failure (it is in `failures`)."""
+        if not isinstance(item, Article | PageFailure):
+            return item
+        if isinstance(item, Article) and item.matches is None:
+            item.matches = self._match(item.fields)  # extracted in this process: match here
+        self.buffer.append(item)
+        if len(self.buffer) >= 200:
+            self.flush()
+        if isinstance(item, PageFailure):
+            raise DropItem(f"failed: {item.url} ({item.reason})", log_level="DEBUG")
+        return item.record()
 
     def _match(self, fields: dict[str, Any]) -> list[Any]:
         from monitor.matching import load_topics, match  # only when extracting in-process
@@ -140,10 +148,7 @@ class StorePipeline:
                     )
                     counts[status] = counts.get(status, 0) + 1
                     if status != "unchanged":
-                        matches = item.matches
-                        if matches is None:  # extracted in this process: match here too
-                            matches = self._match(item.fields)
-                        db.save_matches(self.db, article_id, matches)
+                        db.save_matches(self.db, article_id, item.matches or [])
         except sqlite3.Error as exc:
             logger.error("cannot write to %s: %s; will retry", self.path, exc)
             return
