@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -531,3 +532,53 @@ def export(obj: Context, topic: str, fmt: str, since: str | None, output: Path |
             out.close()
     if output:
         click.echo(f"exported {written:,} articles of {slug} to {output}", err=True)
+
+
+@cli.group()
+def outlet() -> None:
+    """Work with one outlet: find what a registry entry for it needs."""
+
+
+@outlet.command(name="check")
+@click.argument("url")
+@click.option("--slug", help="Slug for the entry [default: from the host name].")
+@click.option("--name", help="Human name for the entry [default: the host name].")
+@click.option("--samples", default=5, show_default=True, help="Articles to extract as a test.")
+@click.option("--delay", default=1.0, show_default=True, help="Seconds between requests.")
+def outlet_check(url: str, slug: str | None, name: str | None, samples: int, delay: float) -> None:
+    """Find a site's feeds, sitemaps and article URL pattern; extract a few articles; print a
+    ready entry for seeds/outlets.yml.
+
+    robots.txt is obeyed and requests are sequential. Example: monitor outlet check https://vlast.kz
+    """
+    from monitor import discovery
+
+    report = discovery.check(
+        url, samples=samples, delay=delay, progress=lambda m: click.echo(f"  {m}", err=True)
+    )
+    host = report.base_url.split("://", 1)[1].removeprefix("www.")
+    label = re.sub(r"[^a-z0-9]+", "_", host.split(".")[0].lower()).strip("_")
+    slug = slug or (label if label[:1].isalpha() else "outlet")
+    click.echo(f"feeds:    {', '.join(report.feeds) or '-'}")
+    click.echo(f"sitemaps: {', '.join(report.sitemaps) or '-'}")
+    click.echo(f"listings: {', '.join(report.listings) or '-'}")
+    click.echo(f"article URLs found: {len(report.article_urls)}")
+    if report.article_pattern:
+        click.echo(
+            f"article_pattern: {report.article_pattern} "
+            f"(matches {report.coverage:.0%} of the URLs found)"
+        )
+    for sample in report.samples:
+        if "error" in sample:
+            click.echo(f"  ✗ {sample['url']}: {sample['error']}")
+        else:
+            date = sample["published"] or "no date"
+            click.echo(f"  ✓ {sample['url']}")
+            click.echo(
+                f"    {sample['title'][:90]} | {date} | {sample['lang']} | "
+                f"{len(sample['text']):,} characters"
+            )
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    click.echo("\n# for seeds/outlets.yml (check it, then test with: monitor crawl " + slug + ")")
+    click.echo(discovery.registry_entry(report, slug, name or host), nl=False)

@@ -390,7 +390,10 @@ class GenericSite(Site):
         if page is not None:
             return _reply(self._article_page(page), "text/html; charset=utf-8")
         if path == "/":
-            return _reply(self._layout(NAME, self._front(), head=""), "text/html; charset=utf-8")
+            feed = (
+                f'<link rel="alternate" type="application/rss+xml" href="{self.origin}/news.rss">'
+            )
+            return _reply(self._layout(NAME, self._front(), head=feed), "text/html; charset=utf-8")
         body = self._layout("Страница не найдена", "<h1>Страница не найдена</h1>", head="")
         return Reply(404, body.encode(), {"Content-Type": "text/html; charset=utf-8"})
 
