@@ -339,21 +339,50 @@ def status(obj: Context) -> None:
     from monitor import schedule as scheduling
 
     database = db.open_db(obj.db)
+    zone = dates.display_zone()
+    registry = list(outlets.load(obj.outlets).values())
+    # A database a scheduler ran on (the demo's, say) shows the outlets it crawls, not the
+    # whole registry; the others are named below the table.
+    used = {
+        r[0]
+        for r in database.execute("select outlet from schedule union select outlet from crawls")
+    }
+    scheduled_here = database.execute("select count(*) from schedule").fetchone()[0] > 0
+    shown = [o for o in registry if o.slug in used] if scheduled_here else registry
     rows = [("OUTLET", "LAST RUN", "STATUS", "REQ", "NEW", "UPD", "FAIL", "NEXT RUN")]
-    for r in scheduling.status_rows(database, list(outlets.load(obj.outlets).values())):
+    for r in scheduling.status_rows(database, shown):
         c = r["counts"]
         rows.append(
             (
                 r["outlet"],
-                r["last_run"] or "-",
+                in_zone(r["last_run"], zone) or "-",
                 r["status"],
                 *(str(c.get(k, "-")) for k in ("requests", "new", "updated", "failed")),
-                r["next_run"],
+                in_zone(r["next_run"], zone),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    click.echo(f"times in {zone.key}")
+    others = [o.slug for o in registry if o not in shown]
+    if others:
+        click.echo(f"not crawled with this database: {', '.join(others)}")
+
+
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[+-]\d{2}:\d{2}|Z)?")
+
+
+def in_zone(text: str | None, zone) -> str | None:
+    """`text` with every ISO 8601 time in it shown in `zone`, to the second, with its offset."""
+    if not text:
+        return text
+
+    def convert(found: re.Match) -> str:
+        moment = dates.shown(found.group(0), zone)
+        return moment.replace(microsecond=0).isoformat() if moment else found.group(0)
+
+    return _ISO_TIME.sub(convert, text)
 
 
 @cli.command()

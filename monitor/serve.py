@@ -20,6 +20,7 @@ from pathlib import Path
 from datasette.app import Database, Datasette
 from datasette.utils import parse_metadata
 
+from monitor import dates
 from monitor import db as monitor_db
 from monitor.errors import MonitorError
 
@@ -77,6 +78,7 @@ def serve(
     import uvicorn
 
     check_port(host, port)
+    dates.display_zone()  # a bad MONITOR_TIMEZONE is a one-line error now, not on every page
     monitor_db.open_db(db_path).conn.close()
     ds = datasette(db_path)
     asyncio.run(ds.invoke_startup())

@@ -28,6 +28,9 @@ MONITOR_EXTRACT_WORKERS = int(os.environ.get("MONITOR_EXTRACT_WORKERS", "2"))
 MONITOR_COMMIT_INTERVAL = 0.5
 # Default look-back window of a crawl when no `-a since=` is given, in days.
 MONITOR_SINCE_DAYS = 3
+# The time zone times are shown in: pages, feeds and the command line (stored times keep
+# the offset the outlet gave).
+MONITOR_TIMEZONE = os.environ.get("MONITOR_TIMEZONE", "Asia/Almaty")
 
 # Politeness toward real sites.
 # Say who is crawling; set MONITOR_CONTACT (an e-mail or URL) so site owners can reach you.

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from monitor import db
 from tests.conftest import ROOT, clean_env, run_monitor
 
 
@@ -177,3 +178,40 @@ def test_the_scheduler_log_is_named_after_its_database(tmp_path, unreachable_reg
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     assert not (tmp_path / "monitor.log").exists()
+
+
+def status_of(db_path: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "--db", str(db_path), "status"],
+        cwd=ROOT,
+        env={**clean_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_status_shows_times_in_one_zone_and_only_the_outlets_crawled_here(tmp_path):
+    db_path = tmp_path / "demo.db"
+    database = db.open_db(db_path)
+    database["crawls"].insert(
+        {"outlet": "orda", "started": "2026-12-05T06:00:00+00:00", "status": "ok", "new": 3}
+    )
+    database["schedule"].insert(
+        {"outlet": "sputnik_kz", "next_run": "2026-12-05T07:00:00+00:00", "scheduler_pid": 0}
+    )
+    database.close()
+    result = status_of(db_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[1:3]] == ["orda", "sputnik_kz"]
+    assert "2026-12-05T11:00:00+05:00" in lines[1] and "+00:00" not in result.stdout
+    assert lines[3] == "times in Asia/Almaty"
+    assert lines[4].startswith("not crawled with this database: sputnik_ru, tengrinews")
+    in_utc = status_of(db_path, MONITOR_TIMEZONE="UTC").stdout
+    assert "2026-12-05T06:00:00+00:00" in in_utc and "times in UTC" in in_utc
+    bad = status_of(db_path, MONITOR_TIMEZONE="Mars/Olympus")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "Error: MONITOR_TIMEZONE='Mars/Olympus' is not a time zone (use a name such as Asia/Almaty)"
+    )

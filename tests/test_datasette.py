@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlite_utils
@@ -536,6 +537,22 @@ def test_html_in_article_fields_is_shown_as_text(ds, built):
     # No column is rendered as Markdown or HTML, whatever it is called.
     html = get(ds, "/monitor", sql="select '<b>x</b>' as note_markdown, '<i>y</i>' as text").text
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html and "<i>y</i>" not in html
+
+
+def test_times_are_shown_in_the_display_zone(ds, rows, built, monkeypatch):
+    article = rows("select id, published, fetched from articles where id = ?", [built.edited_id])[0]
+    assert article["published"].endswith("+06:00") and article["fetched"].endswith("+00:00")
+    html = get(ds, "/monitor/articles", id=str(built.edited_id)).text
+    fetched = datetime.fromisoformat(article["fetched"]).astimezone(ZoneInfo("Asia/Almaty"))
+    shown = re.search(
+        rf'<time datetime="{re.escape(article["fetched"])}"[^>]*>([^<]+)</time>', html
+    )
+    assert shown and shown.group(1).endswith(f"{fetched:%H:%M} UTC+5")
+    published = datetime.fromisoformat(article["published"])
+    assert f"{published:%H:%M} UTC+6</time>" in html  # Almaty kept UTC+6 until 2024
+    monkeypatch.setattr(monitor_settings, "MONITOR_TIMEZONE", "UTC")
+    html = get(ds, "/monitor/articles", id=str(built.edited_id)).text
+    assert f"{datetime.fromisoformat(article['fetched']):%H:%M} UTC</time>" in html
 
 
 def test_home_page_lists_topics_latest_matches_and_outlets(ds):

@@ -15,6 +15,9 @@ from urllib.parse import urlencode
 from datasette import hookimpl
 from markupsafe import Markup
 
+from monitor import dates
+from monitor.errors import MonitorError
+
 DATABASE = "monitor"
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 # Columns holding an ISO 8601 date or time, in tables and in canned queries.
@@ -24,22 +27,30 @@ DATE_COLUMNS = frozenset(
 )
 
 
+def _display_zone():
+    try:
+        return dates.display_zone()
+    except MonitorError:
+        return dates.ALMATY  # `monitor serve` refuses a bad MONITOR_TIMEZONE before this
+
+
 def human_date(value: Any) -> Markup | None:
-    """An ISO 8601 date or time as '10 Jan 2022, 14:30 UTC+6', in a <time> element; else None."""
+    """An ISO 8601 date or time as '10 Jan 2022, 14:30 UTC+5', in a <time> element; else None.
+
+    Times are shown in the display time zone (MONITOR_TIMEZONE, default Asia/Almaty), whatever
+    offset the outlet gave; a time stored without an offset is UTC; a bare date stays a date."""
     if not isinstance(value, str) or len(value) < 10:
         return None
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    day = f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
     if len(value.strip()) == 10:
-        text = day
+        text = f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
     else:
-        text = f"{day}, {moment:%H:%M}"
-        offset = moment.utcoffset()
-        if offset is not None:
-            text += f" {_zone(offset)}"
+        moment = dates.shown(moment, _display_zone())
+        day = f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
+        text = f"{day}, {moment:%H:%M} {_zone(moment.utcoffset())}"
     return Markup('<time datetime="{}" title="{}">{}</time>').format(value, value, text)
 
 
