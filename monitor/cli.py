@@ -548,10 +548,11 @@ def export(obj: Context, topic: str, fmt: str, since: str | None, output: Path |
     if slug is None:
         fail(f"no matches for topic {topic!r}; topics with matches: {', '.join(known) or 'none'}")
     out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
-    records = exporting.rows(database, slug, since)
+    filters = exporting.Filters(since=since)
+    records = exporting.rows(database, slug, filters)
     try:
         if output is not None and sys.stderr.isatty():
-            total = exporting.count(database, slug, since)
+            total = exporting.count(database, slug, filters)
             with click.progressbar(length=total, label=f"exporting {slug}", file=sys.stderr) as bar:
                 written = exporting.write(out, records, fmt, lambda: bar.update(1))
         else:

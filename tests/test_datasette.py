@@ -558,7 +558,7 @@ def test_times_are_shown_in_the_display_zone(ds, rows, built, monkeypatch):
 def test_home_page_lists_topics_latest_matches_and_outlets(ds):
     html = get(ds, "/").text
     assert 'action="/monitor/search"' in html
-    assert "/monitor/topic?topic=qantar" in html and "/monitor/topic_feed.atom?topic=qantar" in html
+    assert "/topics/qantar" in html and "/monitor/topic_feed.atom?topic=qantar" in html
     assert "Orda.kz" in html and "/-/dashboards/monitor" in html
 
 

@@ -75,7 +75,7 @@ def test_demo_shows_articles_arriving_matching_and_browsable(tmp_path):
             f"demo: articles of {len(outlets)} outlets and {matched} matches in "
             f"{time.monotonic() - started:.1f} s"
         )
-        with urllib.request.urlopen(f"{base}/monitor/topic?topic=qantar", timeout=5) as page:
+        with urllib.request.urlopen(f"{base}/topics/qantar", timeout=5) as page:
             assert page.status == 200
     finally:
         proc.send_signal(signal.SIGINT)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from datasette import hookimpl
 from markupsafe import Markup
@@ -151,7 +151,7 @@ def render_cell(row, value, column, table, database, datasette):
     if column == "url":
         return short_url(value)
     if column == "topic" and isinstance(value, str) and value:
-        href = datasette.urls.path(f"/{DATABASE}/topic") + "?" + urlencode({"topic": value})
+        href = datasette.urls.path("/topics/" + quote(value, safe=""))
         return Markup('<a href="{}">{}</a>').format(href, value)
     return None
 
