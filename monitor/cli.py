@@ -409,11 +409,19 @@ def serve(obj: Context, host: str, port: int, access_log: bool) -> None:
     show_default=True,
     help="How often each replica outlet is crawled (90s, 2m, ...).",
 )
+@click.option(
+    "--news-every",
+    default="40s",
+    show_default=True,
+    help="How often one of the replica sites publishes, edits or removes an article.",
+)
 @click.pass_context
-def demo(ctx: click.Context, host: str, port: int, every: str) -> None:
+def demo(ctx: click.Context, host: str, port: int, every: str, news_every: str) -> None:
     """Show the whole system offline: replica sites on loopback, seeding, scheduler, Datasette.
 
-    Uses its own database (storage/demo.db unless --db is given). Ctrl-C stops everything.
+    The replica sites live: every --news-every one of them publishes a new article, edits one
+    or takes one down, so new matches and versions keep arriving. Uses its own database
+    (storage/demo.db unless --db is given). Ctrl-C stops everything.
 
     Example: monitor demo --port 8001
     """
@@ -424,8 +432,9 @@ def demo(ctx: click.Context, host: str, port: int, every: str) -> None:
     from monitor.serve import check_port
 
     obj: Context = ctx.obj
-    if outlets.parse_every(every) is None:
-        fail(f"--every {every!r}: use a duration such as 90s, 2m or 1h")
+    for name, value in (("--every", every), ("--news-every", news_every)):
+        if outlets.parse_every(value) is None:
+            fail(f"{name} {value!r}: use a duration such as 90s, 2m or 1h")
     check_port(host, port)
     if obj.db == settings.MONITOR_DB:
         obj.db = str(Path(settings.MONITOR_DB).with_name("demo.db"))
@@ -440,8 +449,14 @@ def demo(ctx: click.Context, host: str, port: int, every: str) -> None:
             for slug, origin in origins.items():
                 click.echo(f"replica of {slug}: {origin}", err=True)
             ctx.invoke(seed, paths=tuple(seeding.seed_files(seeds_folder)))
-            with datasette(obj.db, host, port):
-                ctx.invoke(schedule, since=demo_mod.SINCE, extra=demo_mod.FAST, grace=5.0)
+            news = demo_mod.newsroom(
+                servers, outlets.parse_every(news_every), lambda m: click.echo(m, err=True)
+            )
+            try:
+                with datasette(obj.db, host, port):
+                    ctx.invoke(schedule, since=demo_mod.SINCE, extra=demo_mod.FAST, grace=5.0)
+            finally:
+                news.stop()
     finally:
         for server in servers.values():
             server.stop()

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from monitor.replica.orda import OrdaSite
+from monitor.replica.server import ReplicaServer, Reply
 from tests.conftest import (
     FAST,
     ROOT,
@@ -24,8 +26,6 @@ from tests.conftest import (
     expected_articles,
     scrapy_crawl,
 )
-from tests.replica.orda import OrdaSite
-from tests.replica.server import ReplicaServer, Reply
 
 
 @pytest.fixture

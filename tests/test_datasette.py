@@ -30,11 +30,11 @@ import yaml
 
 from monitor import db as monitor_db
 from monitor import settings as monitor_settings
+from monitor.replica.orda import OrdaSite
+from monitor.replica.server import ReplicaServer
 from monitor.serve import CONFIG_DIR, datasette
 from monitor.text import normalize, stem_text
 from tests.conftest import ROOT, scrapy_crawl
-from tests.replica.orda import OrdaSite
-from tests.replica.server import ReplicaServer
 
 SINCE = "2022-01-01"
 ATOM = "{http://www.w3.org/2005/Atom}"

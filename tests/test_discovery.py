@@ -7,10 +7,10 @@ import sqlite_utils
 import yaml
 
 from monitor.discovery import induce_pattern
+from monitor.replica.generic import GenericSite
+from monitor.replica.orda import OrdaSite
+from monitor.replica.server import ReplicaServer, Reply
 from tests.conftest import FAST, SINCE, expected_articles, run_monitor
-from tests.replica.generic import GenericSite
-from tests.replica.orda import OrdaSite
-from tests.replica.server import ReplicaServer, Reply
 
 
 def check(url: str, *args: str):

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 
-from tests.replica.server import Reply, Site
-from tests.replica.sputnik import KZ_TIME, ReplicaArticle, local, parse_iso, translit
+from monitor.replica.server import Reply, Site
+from monitor.replica.sputnik import KZ_TIME, ReplicaArticle, local, parse_iso, translit
 
 MONTHS = "января февраля марта апреля мая июня июля августа сентября октября ноября декабря".split()
 SITEMAP_MONTHS = [(2022, 2), (2022, 1), (2021, 12)]
