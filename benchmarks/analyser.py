@@ -6,7 +6,7 @@ is the same text again, every word's key cached. Both include tokenising and nor
 
 The text is real reporting when it is there: the topic evaluation set, read by path
 (../shared/eval/topics/qantar-dev.json, evaluation only: nothing of it is kept), else the
-replica sites' articles of tests/replica/. Each measurement runs in a new process.
+replica sites' articles of monitor/replica/. Each measurement runs in a new process.
 
     .venv/bin/python benchmarks/analyser.py [--corpus FILE.json] [--repeat 3]
 """
@@ -36,8 +36,8 @@ def corpus(path: Path | None) -> tuple[str, list[str]]:
         ]
         return f"{path.name} ({len(texts)} texts)", texts
     sys.path.insert(0, str(ROOT))
-    from tests.replica.orda import OrdaSite
-    from tests.replica.sputnik import SputnikSite
+    from monitor.replica.orda import OrdaSite
+    from monitor.replica.sputnik import SputnikSite
 
     articles = [a for s in (OrdaSite(), SputnikSite("ru"), SputnikSite("kz")) for a in s.articles]
     texts = ["\n".join([a.title, a.lead or "", *a.paragraphs]) for a in articles]

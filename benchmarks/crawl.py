@@ -3,7 +3,7 @@
 For each size N (default 2,000 and 10,000 articles; `--quick`: 200) this
 
 1. builds the replicas (benchmarks/sites.py): N/2 Orda.kz pages (Russian and Kazakh) and N/2
-   Sputnik (ru) pages of 40-120 KB each, cached on disk, served by tests/replica/server.py on
+   Sputnik (ru) pages of 40-120 KB each, cached on disk, served by monitor/replica/server.py on
    127.0.0.1 with their feeds, sitemaps and listings;
 2. crawls them as `monitor crawl orda sputnik_ru` does (`python -m monitor.commands orda
    sputnik_ru`: both outlets side by side in one process; the project's registry entries
@@ -52,8 +52,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import sites  # noqa: E402
 from monitor import outlets as monitor_outlets  # noqa: E402
 from monitor import runner  # noqa: E402
+from monitor.replica.server import ReplicaServer  # noqa: E402
 from tests.replica.registry import write_registry  # noqa: E402
-from tests.replica.server import ReplicaServer  # noqa: E402
 
 PYTHON = sys.executable
 SPIDERS = ("orda", "sputnik_ru")

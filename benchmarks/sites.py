@@ -1,7 +1,7 @@
 """Big loopback replicas for `make bench`: Orda.kz and Sputnik (ru) layouts with N articles.
 
-The article pages are rendered by the test replicas' own templates (tests/replica/orda.py and
-tests/replica/sputnik.py) from texts recombined out of their text modules: each article draws
+The article pages are rendered by the test replicas' own templates (monitor/replica/orda.py and
+monitor/replica/sputnik.py) from texts recombined out of their text modules: each article draws
 its title, lead and 3-14 body paragraphs (Russian, or Kazakh for about a third of Orda's) at
 random, so trafilatura never sees the same page twice. Each page then gets the chrome a real
 news page carries (a CSS block, a JSON state blob, an SVG sprite, a mega-menu, teaser grids)
@@ -29,10 +29,10 @@ from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from tests.replica import orda, sputnik
-from tests.replica.orda_texts import EDGE_STORIES, STORIES
-from tests.replica.server import Reply, Site
-from tests.replica.sputnik_texts import KZ, KZ_SIDEBAR, RU, RU_SIDEBAR
+from monitor.replica import orda, sputnik
+from monitor.replica.orda_texts import EDGE_STORIES, STORIES
+from monitor.replica.server import Reply, Site
+from monitor.replica.sputnik_texts import KZ, KZ_SIDEBAR, RU, RU_SIDEBAR
 
 ORIGIN = "http://replica.bench"  # in the cached pages; replaced by the real origin when served
 KZ_TIME = sputnik.KZ_TIME

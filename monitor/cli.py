@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -62,7 +63,39 @@ def warn_if_index_stale(db_path: str) -> None:
         click.echo(warning, err=True)
 
 
+GLOBAL_OPTIONS = ("--db", "--outlets", "--topics")
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move the global options (`--db X`, `--db=X`, ...) given after the subcommand to the front,
+    so `monitor status --db X` works as `monitor --db X status` does. Arguments after `--` stay."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            if "=" in arg:
+                front.append(arg)
+            elif i + 1 < len(args):
+                front.extend(args[i : i + 2])
+                i += 1
+            else:
+                raise click.BadOptionUsage(name, f"Option '{name}' requires an argument.")
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 class MonitorGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -213,7 +246,10 @@ def run(ctx: click.Context, host: str, port: int, grace: float) -> None:
 
     Ctrl-C stops both. Example: monitor run --port 8001
     """
+    from monitor.serve import check_port
+
     obj: Context = ctx.obj
+    check_port(host, port)
     seed_quietly(ctx)
     with datasette(obj.db, host, port):
         ctx.invoke(schedule, grace=grace)
@@ -244,6 +280,10 @@ def datasette(db_path: str, host: str, port: int):
         str(port),
     ]
     proc = subprocess.Popen(cmd, env=runner.scrapy_env(), start_new_session=True)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=1.5)  # a Datasette that cannot start says why and exits at once
+    if proc.returncode is not None:
+        fail(f"Datasette did not start on {host}:{port} (exit status {proc.returncode})")
     click.echo(f"Datasette: http://{host}:{port}/  (Ctrl-C stops everything)", err=True)
     try:
         yield proc
@@ -283,7 +323,7 @@ def datasette(db_path: str, host: str, port: int):
 @click.option(
     "--log-file",
     type=click.Path(path_type=Path),
-    help="Rotating log file [default: monitor.log beside the database].",
+    help="Rotating log file [default: the database's name with .log, e.g. storage/demo.log].",
 )
 @click.pass_obj
 def schedule(
@@ -314,7 +354,7 @@ def schedule(
     database = db.open_db(obj.db)  # an unusable database fails now, not at the first run
     processes.reap(database)  # runs killed before they could record their end
     database.close()
-    scheduling.setup_logging(log_file or Path(obj.db).parent / "monitor.log")
+    scheduling.setup_logging(log_file or Path(obj.db).with_suffix(".log"))
     crawl_runner = runner.CrawlRunner(config)
     scheduling.serve(scheduling.build(chosen, crawl_runner), crawl_runner, grace)
 
@@ -330,24 +370,38 @@ def status(obj: Context) -> None:
 
     database = db.open_db(obj.db)
     processes.reap(database)  # a `running` crawl whose process is gone is `killed`
+    zone = dates.display_zone()
+    registry = list(outlets.load(obj.outlets).values())
+    # A database a scheduler ran on (the demo's, say) shows the outlets it crawls, not the
+    # whole registry; the others are named below the table.
+    used = {
+        r[0]
+        for r in database.execute("select outlet from schedule union select outlet from crawls")
+    }
+    scheduled_here = database.execute("select count(*) from schedule").fetchone()[0] > 0
+    shown = [o for o in registry if o.slug in used] if scheduled_here else registry
     rows = [("OUTLET", "LAST RUN", "STATUS", "REQ", "NEW", "UPD", "FAIL", "NEXT RUN")]
-    for r in scheduling.status_rows(database, list(outlets.load(obj.outlets).values())):
+    for r in scheduling.status_rows(database, shown):
         c = r["counts"]
         rows.append(
             (
                 r["outlet"],
-                r["last_run"] or "-",
+                in_zone(r["last_run"], zone) or "-",
                 r["status"],
                 *(
                     "-" if c.get(k) is None else str(c[k])
                     for k in ("requests", "new", "updated", "failed")
                 ),
-                r["next_run"],
+                in_zone(r["next_run"], zone),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    click.echo(f"times in {zone.key}")
+    others = [o.slug for o in registry if o not in shown]
+    if others:
+        click.echo(f"not crawled with this database: {', '.join(others)}")
     warn_if_index_stale(obj.db)
     status_notifications(database)
 
@@ -366,11 +420,27 @@ def status_notifications(database) -> None:
         click.echo(f"  last failure: {dest}: {error} (attempt {attempts}, now {state})")
 
 
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[+-]\d{2}:\d{2}|Z)?")
+
+
+def in_zone(text: str | None, zone) -> str | None:
+    """`text` with every ISO 8601 time in it shown in `zone`, to the second, with its offset."""
+    if not text:
+        return text
+
+    def convert(found: re.Match) -> str:
+        moment = dates.shown(found.group(0), zone)
+        return moment.replace(microsecond=0).isoformat() if moment else found.group(0)
+
+    return _ISO_TIME.sub(convert, text)
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option("--access-log", is_flag=True, help="Log every request to the console.")
 @click.pass_obj
-def serve(obj: Context, host: str, port: int) -> None:
+def serve(obj: Context, host: str, port: int, access_log: bool) -> None:
     """Browse and search the database in Datasette (read-only; crawls can keep writing).
 
     Example: monitor serve --port 8001
@@ -378,7 +448,7 @@ def serve(obj: Context, host: str, port: int) -> None:
     from monitor.serve import serve as run_datasette
 
     warn_if_index_stale(obj.db)
-    sys.exit(run_datasette(obj.db, host=host, port=port))
+    sys.exit(run_datasette(obj.db, host=host, port=port, access_log=access_log))
 
 
 @cli.command()
@@ -390,11 +460,19 @@ def serve(obj: Context, host: str, port: int) -> None:
     show_default=True,
     help="How often each replica outlet is crawled (90s, 2m, ...).",
 )
+@click.option(
+    "--news-every",
+    default="40s",
+    show_default=True,
+    help="How often one of the replica sites publishes, edits or removes an article.",
+)
 @click.pass_context
-def demo(ctx: click.Context, host: str, port: int, every: str) -> None:
+def demo(ctx: click.Context, host: str, port: int, every: str, news_every: str) -> None:
     """Show the whole system offline: replica sites on loopback, seeding, scheduler, Datasette.
 
-    Uses its own database (storage/demo.db unless --db is given). Ctrl-C stops everything.
+    The replica sites live: every --news-every one of them publishes a new article, edits one
+    or takes one down, so new matches and versions keep arriving. Uses its own database
+    (storage/demo.db unless --db is given). Ctrl-C stops everything.
 
     Example: monitor demo --port 8001
     """
@@ -402,10 +480,13 @@ def demo(ctx: click.Context, host: str, port: int, every: str) -> None:
 
     from monitor import demo as demo_mod
     from monitor import seeding
+    from monitor.serve import check_port
 
     obj: Context = ctx.obj
-    if outlets.parse_every(every) is None:
-        fail(f"--every {every!r}: use a duration such as 90s, 2m or 1h")
+    for name, value in (("--every", every), ("--news-every", news_every)):
+        if outlets.parse_every(value) is None:
+            fail(f"{name} {value!r}: use a duration such as 90s, 2m or 1h")
+    check_port(host, port)
     if obj.db == settings.MONITOR_DB:
         obj.db = str(Path(settings.MONITOR_DB).with_name("demo.db"))
     servers = demo_mod.start_replicas()
@@ -423,8 +504,14 @@ def demo(ctx: click.Context, host: str, port: int, every: str) -> None:
             for key in [k for k in os.environ if k.startswith("MONITOR_NOTIFY_")]:
                 del os.environ[key]
             os.environ["MONITOR_NOTIFY_CONFIG"] = str(Path(tmp) / "notify.yml")
-            with datasette(obj.db, host, port):
-                ctx.invoke(schedule, since=demo_mod.SINCE, extra=demo_mod.FAST, grace=5.0)
+            news = demo_mod.newsroom(
+                servers, outlets.parse_every(news_every), lambda m: click.echo(m, err=True)
+            )
+            try:
+                with datasette(obj.db, host, port):
+                    ctx.invoke(schedule, since=demo_mod.SINCE, extra=demo_mod.FAST, grace=5.0)
+            finally:
+                news.stop()
     finally:
         for server in servers.values():
             server.stop()
@@ -900,3 +987,106 @@ def health(obj: Context, slugs: tuple[str, ...]) -> None:
         click.echo("  ".join([*cells, r[-1]]).rstrip())
     if any(s.state == "unhealthy" for s in states):
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("topic")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl", "json"]),
+    default="csv",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--since",
+    help="Only articles published on or after this date (YYYY-MM-DD; undated ones left out).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.pass_obj
+def export(obj: Context, topic: str, fmt: str, since: str | None, output: Path | None) -> None:
+    """Export every article matching TOPIC with its text: no row limit, newest first.
+
+    Columns: topic, score, matched, published, modified, outlet, lang, url, title, lead, text,
+    author. Example: monitor export qantar --format csv -o qantar.csv
+    """
+    from monitor import export as exporting
+
+    if since:
+        since = dates.parse_since(since, 0).date().isoformat()
+    database = db.open_db(obj.db)
+    known = exporting.known_topics(database)
+    slug = {k.lower(): k for k in known}.get(topic.lower())
+    if slug is None:
+        fail(f"no matches for topic {topic!r}; topics with matches: {', '.join(known) or 'none'}")
+    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    filters = exporting.Filters(since=since)
+    records = exporting.rows(database, slug, filters)
+    try:
+        if output is not None and sys.stderr.isatty():
+            total = exporting.count(database, slug, filters)
+            with click.progressbar(length=total, label=f"exporting {slug}", file=sys.stderr) as bar:
+                written = exporting.write(out, records, fmt, lambda: bar.update(1))
+        else:
+            written = exporting.write(out, records, fmt)
+    finally:
+        if output:
+            out.close()
+    if output:
+        click.echo(f"exported {written:,} articles of {slug} to {output}", err=True)
+
+
+@cli.group()
+def outlet() -> None:
+    """Work with one outlet: find what a registry entry for it needs."""
+
+
+@outlet.command(name="check")
+@click.argument("url")
+@click.option("--slug", help="Slug for the entry [default: from the host name].")
+@click.option("--name", help="Human name for the entry [default: the host name].")
+@click.option("--samples", default=5, show_default=True, help="Articles to extract as a test.")
+@click.option("--delay", default=1.0, show_default=True, help="Seconds between requests.")
+def outlet_check(url: str, slug: str | None, name: str | None, samples: int, delay: float) -> None:
+    """Find a site's feeds, sitemaps and article URL pattern; extract a few articles; print a
+    ready entry for seeds/outlets.yml.
+
+    robots.txt is obeyed and requests are sequential. Example: monitor outlet check https://vlast.kz
+    """
+    from monitor import discovery
+
+    report = discovery.check(
+        url, samples=samples, delay=delay, progress=lambda m: click.echo(f"  {m}", err=True)
+    )
+    host = report.base_url.split("://", 1)[1].removeprefix("www.")
+    label = re.sub(r"[^a-z0-9]+", "_", host.split(".")[0].lower()).strip("_")
+    slug = slug or (label if label[:1].isalpha() else "outlet")
+    click.echo(f"feeds:    {', '.join(report.feeds) or '-'}")
+    click.echo(f"sitemaps: {', '.join(report.sitemaps) or '-'}")
+    click.echo(f"listings: {', '.join(report.listings) or '-'}")
+    click.echo(f"article URLs found: {len(report.article_urls)}")
+    if report.article_pattern:
+        click.echo(
+            f"article_pattern: {report.article_pattern} "
+            f"(matches {report.coverage:.0%} of the URLs found)"
+        )
+    for sample in report.samples:
+        if "error" in sample:
+            click.echo(f"  ✗ {sample['url']}: {sample['error']}")
+        else:
+            date = sample["published"] or "no date"
+            click.echo(f"  ✓ {sample['url']}")
+            click.echo(
+                f"    {sample['title'][:90]} | {date} | {sample['lang']} | "
+                f"{len(sample['text']):,} characters"
+            )
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    click.echo("\n# for seeds/outlets.yml (check it, then test with: monitor crawl " + slug + ")")
+    click.echo(discovery.registry_entry(report, slug, name or host), nl=False)

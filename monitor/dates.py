@@ -103,3 +103,35 @@ def parse_since(value: str | None, default_days: int) -> datetime:
             f"since={value!r} is not a date: use YYYY-MM-DD, for example since=2022-01-01"
         ) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=ALMATY)
+
+
+def display_zone(name: str | None = None) -> ZoneInfo:
+    """The time zone times are shown in (MONITOR_TIMEZONE, default Asia/Almaty)."""
+    from monitor import settings
+
+    name = name or settings.MONITOR_TIMEZONE
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        raise MonitorError(
+            f"MONITOR_TIMEZONE={name!r} is not a time zone (use a name such as Asia/Almaty)"
+        ) from None
+
+
+def shown(value: str | datetime | None, zone: ZoneInfo | None = None) -> datetime | None:
+    """An ISO 8601 time (or datetime) in the display zone; a time without an offset is UTC.
+
+    None for what is not a time, and for a bare date (it has no time to convert)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) <= 10:
+            return None
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(zone or display_zone())

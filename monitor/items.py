@@ -19,6 +19,21 @@ class Page:
     requested: list[str] = field(default_factory=list)  # every URL that led here
 
 
+# The fields of the record that Scrapy's feed exports (-O, -o, FEEDS) write for each article.
+RECORD_FIELDS = (
+    "url",
+    "outlet",
+    "lang",
+    "title",
+    "lead",
+    "text",
+    "published",
+    "modified",
+    "author",
+    "tags",
+)
+
+
 @dataclass
 class Article:
     """An extracted article, ready to store."""
@@ -33,6 +48,13 @@ class Article:
     # The sitemap lastmod of an alias URL that led here (a redirect source): its own, not the
     # article's.
     lastmods: dict[str, str | None] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        """What a feed export writes: the article's fields and the topics it matches."""
+        found = {key: self.fields.get(key) for key in RECORD_FIELDS}
+        found["tags"] = list(found["tags"] or [])
+        found["topics"] = [{"topic": m.topic, "score": m.score} for m in self.matches or []]
+        return found
 
 
 @dataclass

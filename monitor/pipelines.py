@@ -14,6 +14,7 @@ import logging
 import sqlite3
 from typing import Any
 
+from scrapy.exceptions import DropItem
 from twisted.internet import task
 
 from monitor import archive, db, extraction, outbox, recorder
@@ -162,11 +163,20 @@ class StorePipeline:
             logger.error("%d items could not be stored; see the errors above", len(self.buffer))
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, Article | PageFailure):
-            self.buffer.append(item)
-            if len(self.buffer) >= 200:
-                self.flush()
-        return item
+        """Buffer the item for storage; pass on a clean record of an article for Scrapy's feed
+        exports (-O, -o, FEEDS), and nothing for a failure (it is in `failures`)."""
+        if not isinstance(item, Article | PageFailure):
+            return item
+        if isinstance(item, Article) and item.matches is None:
+            # extracted in this process: match here (flush matches again if the file changes)
+            item.topics = self.topic_file.current_fingerprint()
+            item.matches = self._match(item.fields)
+        self.buffer.append(item)
+        if len(self.buffer) >= 200:
+            self.flush()
+        if isinstance(item, PageFailure):
+            raise DropItem(f"failed: {item.url} ({item.reason})", log_level="DEBUG")
+        return item.record()
 
     def _match(self, fields: dict[str, Any]) -> list[Any]:
         from monitor.matching import match  # only when the workers' matches will not do

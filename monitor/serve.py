@@ -12,13 +12,17 @@ what a running crawl has just written (the database is in WAL mode).
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import socket
 from pathlib import Path
 
 from datasette.app import Database, Datasette
 from datasette.utils import parse_metadata
 
+from monitor import dates
 from monitor import db as monitor_db
+from monitor.errors import MonitorError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "storage"
 DATABASE = "monitor"
@@ -40,16 +44,51 @@ def datasette(db_path: str | Path, config_dir: str | Path = CONFIG_DIR) -> Datas
     return ds
 
 
-def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> int:
+def check_port(host: str, port: int) -> None:
+    """Raise MonitorError with a one-line reason if Datasette could not listen on host:port."""
+    if not 0 < port < 65536:
+        raise MonitorError(f"port {port} is not a valid port (1-65535)")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise MonitorError(f"cannot listen on {host}: {exc.strerror or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise MonitorError(
+                    f"port {port} on {host} is already in use; stop what holds it or choose "
+                    "another with --port"
+                ) from None
+            raise MonitorError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def serve(
+    db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, access_log: bool = False
+) -> int:
     """Serve the database at `db_path` on http://host:port/ until interrupted; return 0.
 
     The database is created and migrated first if needed (a MonitorError explains a path that
-    cannot be used), so a fresh installation shows empty tables rather than an error.
+    cannot be used), so a fresh installation shows empty tables rather than an error. A port
+    that is taken is a MonitorError too. Requests are logged only with `access_log`.
     """
     import uvicorn
 
+    check_port(host, port)
+    dates.display_zone()  # a bad MONITOR_TIMEZONE is a one-line error now, not on every page
     monitor_db.open_db(db_path).conn.close()
     ds = datasette(db_path)
     asyncio.run(ds.invoke_startup())
-    uvicorn.run(ds.app(), host=host, port=port, log_level="info", lifespan="on", workers=1)
+    uvicorn.run(
+        ds.app(),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=access_log,
+        lifespan="on",
+        workers=1,
+    )
     return 0

@@ -37,6 +37,9 @@ MONITOR_BUSY_TIMEOUT = float(os.environ.get("MONITOR_BUSY_TIMEOUT", "10"))
 # An article page that timed out in this many crawls in a row is not fetched again until its
 # sitemap lastmod changes.
 MONITOR_TIMEOUTS_BEFORE_DEAD = 3
+# The time zone times are shown in: pages, feeds and the command line (stored times keep
+# the offset the outlet gave).
+MONITOR_TIMEZONE = os.environ.get("MONITOR_TIMEZONE", "Asia/Almaty")
 
 # Politeness toward real sites.
 # Say who is crawling; set MONITOR_CONTACT (an e-mail or URL) so site owners can reach you.

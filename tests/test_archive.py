@@ -19,6 +19,8 @@ import pytest
 import sqlite_utils
 
 from monitor import archive
+from monitor.replica.orda import OrdaSite
+from monitor.replica.server import ReplicaServer
 from tests.conftest import (
     FAST,
     ROOT,
@@ -28,8 +30,6 @@ from tests.conftest import (
     run_monitor,
     scrapy_crawl,
 )
-from tests.replica.orda import OrdaSite
-from tests.replica.server import ReplicaServer
 
 WARCIO = str(Path(sys.executable).parent / "warcio")
 

@@ -114,17 +114,46 @@ def test_home_page(server, profile):
     page = dom(profile, server + "/")
     assert "Kazakhstan news monitor" in page
     assert "Қаңтар — the January 2022 events" in page  # topic name from seeds/topics.yml
-    assert 'href="/monitor/topic?topic=qantar"' in page
+    assert 'href="/topics/qantar"' in page
     assert "Orda.kz" in page
     screenshot(profile, server + "/", "home.png")
 
 
-def test_topic_page_lists_matches_with_evidence(server, profile, built):
-    url = server + "/monitor/topic?topic=qantar"
-    page = dom(profile, url)
-    assert page.count('<ul class="evidence">') >= 5
-    assert f'href="/monitor/articles/{built.img_id}"' in page
-    screenshot(profile, url, "topic-qantar.png", height=1600)
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS[1:])
+        yield launched
+        launched.close()
+
+
+@pytest.mark.parametrize(("width", "name"), [(1280, "desktop"), (390, "phone")])
+def test_topic_page_reads_at_desktop_and_phone_width(server, browser, built, width, name):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(server + "/topics/qantar")
+    assert page.locator("h1").inner_text() == "Қаңтар — the January 2022 events"
+    # nothing wider than the screen: no sideways scrolling on a phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    why = page.locator("details.why").first
+    assert why.get_attribute("open") is None and not why.locator("ul").is_visible()
+    why.locator("summary").click()
+    assert why.locator("ul").is_visible()
+    links = {a.inner_text(): a.get_attribute("href") for a in page.locator(".topic-count a").all()}
+    assert links["CSV"] == "/topics/qantar.csv" and links["JSON Lines"] == "/topics/qantar.jsonl"
+    with page.expect_download() as download:
+        page.locator(".topic-count a", has_text="CSV").click()
+    assert download.value.suggested_filename == "qantar.csv"
+    page.select_option("select[name=lang]", "kk")
+    page.locator(".topic-filters input[type=submit]").click()
+    page.wait_for_url("**/topics/qantar?*lang=kk*")
+    assert page.locator(".topic-matches > li").count() >= 1
+    assert all("Kazakh" in meta for meta in page.locator(".topic-matches .meta").all_inner_texts())
+    page.goto(server + "/topics/qantar")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"topic-qantar-{name}.png", full_page=True)
+    page.close()
 
 
 def test_article_page_is_readable(server, profile, built):
@@ -177,6 +206,7 @@ def test_markup_in_articles_is_shown_as_text_and_never_runs(server, profile, bui
         f"/monitor/articles/{built.img_id}": "&lt;img src=x onerror=",
         f"/monitor/articles/{built.script_id}": "&lt;script&gt;alert(1)&lt;/script&gt;",
         "/monitor/topic?topic=qantar": "&lt;img src=x onerror=",
+        "/topics/qantar": "&lt;img src=x onerror=",
         "/monitor/search?" + urlencode({"q": "январских событий"}): "&lt;img src=x onerror=",
         "/monitor/articles?_sort_desc=published": "&lt;script&gt;alert(1)&lt;/script&gt;",
         "/": "&lt;img src=x onerror=",

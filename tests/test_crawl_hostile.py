@@ -18,10 +18,10 @@ import pytest
 import sqlite_utils
 import yaml
 
+from monitor.replica.generic import GenericSite
+from monitor.replica.server import ReplicaServer, Reply, Site
 from tests.conftest import FAST, ROOT, SINCE, clean_env, expected_articles
-from tests.replica.generic import GenericSite
 from tests.replica.registry import write_registry
-from tests.replica.server import ReplicaServer, Reply, Site
 
 SECRET = "Внутренняя страница сервера, которую краулер не должен читать"
 

@@ -11,6 +11,8 @@ import subprocess
 import pytest
 import sqlite_utils
 
+from monitor.replica.generic import GenericSite
+from monitor.replica.server import ReplicaServer
 from tests.conftest import (
     SINCE,
     article_requests,
@@ -18,8 +20,6 @@ from tests.conftest import (
     expected_articles,
     scrapy_crawl,
 )
-from tests.replica.generic import GenericSite
-from tests.replica.server import ReplicaServer
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from monitor.replica.orda import OrdaSite
+from monitor.replica.server import ReplicaServer, Reply
 from tests.conftest import (
     FAST,
     ROOT,
@@ -23,8 +26,6 @@ from tests.conftest import (
     expected_articles,
     scrapy_crawl,
 )
-from tests.replica.orda import OrdaSite
-from tests.replica.server import ReplicaServer, Reply
 
 
 @pytest.fixture
@@ -313,3 +314,33 @@ def test_a_page_over_the_size_cap_is_a_failure_and_the_crawl_goes_on(orda, db_pa
     (failure,) = database["failures"].rows_where("url = ?", [huge.url])
     assert "too large" in failure["reason"]
     assert database["articles"].count == len(expected_articles(site)) - 1
+
+
+def test_scrapy_feed_export_writes_one_clean_record_per_stored_article(orda, db_path, tmp_path):
+    out = tmp_path / "articles.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "orda", "-O", str(out)]
+        + ["-a", f"base_url={orda.origin}", "-a", f"since={SINCE}"]
+        + [arg for key, value in {**FAST, "MONITOR_DB": str(db_path)}.items()
+           for arg in ("-s", f"{key}={value}")],
+        cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    database = sqlite_utils.Database(db_path)
+    stored = {row["url"]: row for row in database["articles"].rows}
+    assert sorted(r["url"] for r in records) == sorted(stored)  # no failure, no duplicate
+    assert database["failures"].count > 0
+    matched = {r["url"] for r in records if r["topics"]}
+    assert matched == {
+        row["url"]
+        for row in database.query("select url from articles join matches on id = article_id")
+    }
+    for record in records:
+        assert set(record) == {
+            "url", "outlet", "lang", "title", "lead", "text", "published", "modified",
+            "author", "tags", "topics",
+        }  # fmt: skip
+        row = stored[record["url"]]
+        assert record["title"] == row["title"] and record["text"] == row["text"]
+        assert record["published"] == row["published"] and record["tags"] == json.loads(row["tags"])

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from monitor.replica.generic import GenericSite
+from monitor.replica.orda import OrdaSite
+from monitor.replica.server import ReplicaServer
 from tests.conftest import (
     FAST,
     ROOT,
@@ -25,10 +28,7 @@ from tests.conftest import (
     run_monitor,
     scrapy_crawl,
 )
-from tests.replica.generic import GenericSite
-from tests.replica.orda import OrdaSite
 from tests.replica.registry import write_registry
-from tests.replica.server import ReplicaServer
 from tests.test_crawl_orda import extraction_workers
 
 

@@ -12,6 +12,8 @@ from urllib.parse import parse_qs
 import pytest
 import sqlite_utils
 
+from monitor.replica.server import ReplicaServer
+from monitor.replica.sputnik import SputnikSite
 from tests.conftest import (
     SINCE,
     article_requests,
@@ -19,8 +21,6 @@ from tests.conftest import (
     expected_articles,
     scrapy_crawl,
 )
-from tests.replica.server import ReplicaServer
-from tests.replica.sputnik import SputnikSite
 
 EDITIONS = {"ru": "sputnik_ru", "kz": "sputnik_kz"}
 ADDED = {

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import sqlite_utils
 
+from monitor.replica.orda import OrdaSite
+from monitor.replica.server import ReplicaServer
 from monitor.topics import load_topics, match_article
 from tests.conftest import ROOT, SINCE, expected_articles, scrapy_crawl
-from tests.replica.orda import OrdaSite
 from tests.replica.registry import write_registry
-from tests.replica.server import ReplicaServer
 
 TOPICS = (ROOT / "seeds" / "topics.yml").read_text("utf-8")
 NOTHING = TOPICS.replace("\n    threshold: 4\n", "\n    threshold: 400\n", 1)

@@ -19,19 +19,22 @@ import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlite_utils
 import yaml
 
 from monitor import db as monitor_db
+from monitor import settings as monitor_settings
+from monitor.replica.orda import OrdaSite
+from monitor.replica.server import ReplicaServer
 from monitor.serve import CONFIG_DIR, datasette
 from monitor.text import normalize, stem_text
 from tests.conftest import ROOT, scrapy_crawl
-from tests.replica.orda import OrdaSite
-from tests.replica.server import ReplicaServer
 
 SINCE = "2022-01-01"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -403,8 +406,11 @@ def test_topic_lists_latest_matches_with_score_and_evidence(ds, rows):
 
 def test_topic_daily_counts_add_up(ds, rows):
     daily = canned(ds, "topic_daily", topic="qantar")
-    total = rows("select count(*) as n from matches where topic = 'qantar'")[0]["n"]
-    assert sum(r["matches"] for r in daily) == total
+    total = rows(
+        "select count(*) as n from matches m join articles a on a.id = m.article_id "
+        "where topic = 'qantar' and a.published is not null"
+    )[0]["n"]
+    assert sum(r["matches"] for r in daily) == total  # undated articles have no day
     assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", r["day"]) for r in daily)
     assert {r["outlet"] for r in daily} == {"orda"}
     assert sum(r["matches"] for r in canned(ds, "topic_daily", topic="")) >= total
@@ -443,30 +449,67 @@ def test_article_query_returns_current_and_earlier_versions(ds, built):
 # --- Atom feed --------------------------------------------------------------------------------
 
 
+def feed_of(ds, **params):
+    response = get(ds, "/monitor/topic_feed.atom", **params)
+    assert response.status_code == 200, response.text[:500]
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    return ET.fromstring(response.content)
+
+
 def test_atom_feed_of_a_topic(ds, rows):
-    response = get(ds, "/monitor/topic_feed.atom", topic="qantar")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("application/xml")
-    feed = ET.fromstring(response.content)
+    feed = feed_of(ds, topic="qantar")
+    assert feed.findtext(f"{ATOM}title") == "Monitor: Қаңтар — the January 2022 events"
+    assert "January 2022 unrest" in feed.findtext(f"{ATOM}subtitle")
     entries = feed.findall(f"{ATOM}entry")
     total = rows("select count(*) as n from matches where topic = 'qantar'")[0]["n"]
-    assert len(entries) == min(total, 50) > 0
+    assert len(entries) == min(total, 200) > 0
     urls = {r["url"] for r in rows("select url from articles")}
+    published = {r["url"]: r["published"] for r in rows("select url, published from articles")}
     for entry in entries:
-        assert entry.findtext(f"{ATOM}id") in urls
-        assert entry.find(f"{ATOM}link").get("href") in urls
+        url = entry.findtext(f"{ATOM}id")
+        assert url in urls
+        assert entry.find(f"{ATOM}link").get("href") == url
         assert re.search(r"[+-]\d\d:\d\d$|Z$", entry.findtext(f"{ATOM}updated"))
-        assert "Topic: qantar" in entry.findtext(f"{ATOM}content")
+        if published[url]:
+            assert datetime.fromisoformat(entry.findtext(f"{ATOM}published")) == (
+                datetime.fromisoformat(published[url])
+            )
+        assert "Topic: Қаңтар" in entry.findtext(f"{ATOM}content")
     titles = [e.findtext(f"{ATOM}title") for e in entries]
     assert f"[orda] {IMG_TITLE}" in titles  # markup in a title is text in the feed
 
 
+def test_atom_feed_pages_through_every_match(ds, rows):
+    total = rows("select count(*) as n from matches where topic = 'qantar'")[0]["n"]
+    assert total >= 3
+    seen, page = [], 1
+    while True:
+        feed = feed_of(ds, topic="qantar", size="2", page=str(page))
+        seen += [e.findtext(f"{ATOM}id") for e in feed.findall(f"{ATOM}entry")]
+        links = {link.get("rel"): link.get("href") for link in feed.findall(f"{ATOM}link")}
+        assert "size=2" in links["first"] and "page=" not in links["first"]
+        assert links["last"].endswith(f"page={-(-total // 2)}&size=2")
+        assert ("previous" in links) == (page > 1)
+        if "next" not in links:
+            break
+        assert links["next"].endswith(f"page={page + 1}&size=2")
+        page += 1
+    assert len(seen) == len(set(seen)) == total
+
+
 @pytest.mark.parametrize("query", ["topic=no-such-topic", "topic=", ""])
-def test_atom_feed_without_matches_is_empty_not_an_error(ds, query):
+def test_atom_feed_of_an_unknown_topic_is_404_with_the_topics(ds, query):
     response = get(ds, f"/monitor/topic_feed.atom?{query}")
-    assert response.status_code == 200, response.text[:500]
-    feed = ET.fromstring(response.content)
-    assert feed.tag == f"{ATOM}feed"
+    assert response.status_code == 404
+    assert "No such topic" in response.text and "qantar" in response.text
+
+
+def test_atom_feed_of_a_topic_without_matches_is_empty(ds, tmp_path, monkeypatch):
+    topics = tmp_path / "topics.yml"
+    text = (ROOT / "seeds" / "topics.yml").read_text("utf-8")
+    topics.write_text(text.replace("\n  - slug: qantar\n", "\n  - slug: quiet\n"), "utf-8")
+    monkeypatch.setattr(monitor_settings, "MONITOR_TOPICS", str(topics))
+    feed = feed_of(ds, topic="quiet")
     assert feed.findall(f"{ATOM}entry") == []
     assert feed.findtext(f"{ATOM}title") and feed.findtext(f"{ATOM}updated")
 
@@ -514,7 +557,7 @@ def test_html_in_article_fields_is_shown_as_text(ds, built):
         "/monitor/search?" + urlencode({"q": "январских событий"}),
         "/monitor/articles?_sort_desc=published",
         "/monitor/matches",
-        "/monitor/topic_feed?topic=qantar",
+        "/monitor/topic_feed.atom?topic=qantar",
         "/",
     ]
     for path in pages:
@@ -529,10 +572,26 @@ def test_html_in_article_fields_is_shown_as_text(ds, built):
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html and "<i>y</i>" not in html
 
 
+def test_times_are_shown_in_the_display_zone(ds, rows, built, monkeypatch):
+    article = rows("select id, published, fetched from articles where id = ?", [built.edited_id])[0]
+    assert article["published"].endswith("+06:00") and article["fetched"].endswith("+00:00")
+    html = get(ds, "/monitor/articles", id=str(built.edited_id)).text
+    fetched = datetime.fromisoformat(article["fetched"]).astimezone(ZoneInfo("Asia/Almaty"))
+    shown = re.search(
+        rf'<time datetime="{re.escape(article["fetched"])}"[^>]*>([^<]+)</time>', html
+    )
+    assert shown and shown.group(1).endswith(f"{fetched:%H:%M} UTC+5")
+    published = datetime.fromisoformat(article["published"])
+    assert f"{published:%H:%M} UTC+6</time>" in html  # Almaty kept UTC+6 until 2024
+    monkeypatch.setattr(monitor_settings, "MONITOR_TIMEZONE", "UTC")
+    html = get(ds, "/monitor/articles", id=str(built.edited_id)).text
+    assert f"{datetime.fromisoformat(article['fetched']):%H:%M} UTC</time>" in html
+
+
 def test_home_page_lists_topics_latest_matches_and_outlets(ds):
     html = get(ds, "/").text
     assert 'action="/monitor/search"' in html
-    assert "/monitor/topic?topic=qantar" in html and "/monitor/topic_feed.atom?topic=qantar" in html
+    assert "/topics/qantar" in html and "/monitor/topic_feed.atom?topic=qantar" in html
     assert "Orda.kz" in html and "/-/dashboards/monitor" in html
 
 

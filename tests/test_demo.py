@@ -41,6 +41,8 @@ def test_demo_shows_articles_arriving_matching_and_browsable(tmp_path):
             str(port),
             "--every",
             "10m",
+            "--news-every",
+            "2s",
         ],
         cwd=ROOT,
         env=env,
@@ -75,7 +77,7 @@ def test_demo_shows_articles_arriving_matching_and_browsable(tmp_path):
             f"demo: articles of {len(outlets)} outlets and {matched} matches in "
             f"{time.monotonic() - started:.1f} s"
         )
-        with urllib.request.urlopen(f"{base}/monitor/topic?topic=qantar", timeout=5) as page:
+        with urllib.request.urlopen(f"{base}/topics/qantar", timeout=5) as page:
             assert page.status == 200
     finally:
         proc.send_signal(signal.SIGINT)
@@ -84,3 +86,5 @@ def test_demo_shows_articles_arriving_matching_and_browsable(tmp_path):
         out = (tmp_path / "demo.log").read_text()
     assert proc.returncode == 0, out[-3000:]
     assert "scheduler stopped" in out
+    # the replica sites lived meanwhile: the newsroom published articles held back at the start
+    assert "newsroom: " in out and " published http://127.0.0.1:" in out

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from monitor import extraction, outlets
-from tests.replica.orda import OrdaSite
+from monitor.replica.orda import OrdaSite
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = outlets.load(ROOT / "seeds" / "outlets.yml")["orda"].extraction

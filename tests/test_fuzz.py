@@ -22,10 +22,10 @@ from scrapy.utils.test import get_crawler
 
 from monitor.extraction import ExtractionError
 from monitor.items import PageFailure
+from monitor.replica.generic import GenericSite
 from monitor.spiders.news import NewsSpider
 from monitor.workers import ExtractionTimeout, WorkerPool
 from tests.conftest import ROOT
-from tests.replica.generic import GenericSite
 from tests.test_workers import alive
 
 SEED = 16

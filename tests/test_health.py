@@ -16,10 +16,10 @@ import sqlite_utils
 from monitor import dates, db
 from monitor.health import check
 from monitor.outlets import load as load_outlets
+from monitor.replica.server import ReplicaServer, Reply, Site
 from monitor.serve import datasette
 from tests.conftest import run_monitor, scrapy_crawl
 from tests.receivers import WebhookReceiver
-from tests.replica.server import ReplicaServer, Reply, Site
 
 WORDS = (
     "акимат городской совет дороги школы больницы транспорт тарифы бюджет парк реконструкция "

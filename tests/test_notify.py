@@ -16,11 +16,11 @@ import pytest
 import sqlite_utils
 
 from monitor import db, notify, outbox
+from monitor.replica.generic import GenericSite
+from monitor.replica.server import ReplicaServer
 from monitor.topics import Match
 from tests.conftest import ROOT, SINCE, clean_env, run_monitor, scrapy_crawl
 from tests.receivers import SmtpReceiver, WebhookReceiver
-from tests.replica.generic import GenericSite
-from tests.replica.server import ReplicaServer
 
 
 def topics_notifying(tmp_path: Path, *names: str) -> Path:

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from monitor.replica.orda import OrdaSite
+from monitor.replica.server import ReplicaServer, Reply
 from monitor.serve import datasette
 from tests.conftest import ROOT, SINCE, expected_articles, run_monitor, scrapy_crawl
-from tests.replica.orda import OrdaSite
-from tests.replica.server import ReplicaServer, Reply
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ADDED = "Редакция позже уточнила: число задержанных выросло до двенадцати человек."

@@ -10,9 +10,9 @@ import sqlite_utils
 import yaml
 
 from monitor import extraction, outlets, reextraction
+from monitor.replica.orda import OrdaSite
+from monitor.replica.server import ReplicaServer
 from tests.conftest import ROOT, SINCE, expected_articles, run_monitor, scrapy_crawl
-from tests.replica.orda import OrdaSite
-from tests.replica.server import ReplicaServer
 
 
 @pytest.fixture

@@ -23,10 +23,10 @@ import sqlite_utils
 
 from monitor import db as monitor_db
 from monitor import processes
+from monitor.replica.generic import GenericSite
+from monitor.replica.server import ReplicaServer, Reply, Site
 from monitor.serve import datasette
 from tests.conftest import FAST, ROOT, SINCE, clean_env, expected_articles
-from tests.replica.generic import GenericSite
-from tests.replica.server import ReplicaServer, Reply, Site
 
 
 class SlowArticles(Site):

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from monitor.replica.server import ReplicaServer, Reply, Site
 from tests.conftest import ROOT, clean_env, run_monitor
-from tests.replica.server import ReplicaServer, Reply, Site
 
 CRAWL_SETTINGS = [
     "DOWNLOAD_DELAY=0",

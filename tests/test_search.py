@@ -12,11 +12,11 @@ from urllib.parse import urlencode
 import pytest
 
 from monitor import db
+from monitor.replica.orda import OrdaSite
+from monitor.replica.sputnik import SputnikSite
 from monitor.serve import datasette
 from monitor.topics import load_topics, match_article
 from tests.conftest import ROOT
-from tests.replica.orda import OrdaSite
-from tests.replica.sputnik import SputnikSite
 
 OWN = [
     {

@@ -6,10 +6,10 @@ from __future__ import annotations
 import sqlite_utils
 
 from monitor import extraction, template
+from monitor.replica.generic import GenericSite
+from monitor.replica.server import ReplicaServer
 from monitor.template import Template
 from tests.conftest import SINCE, expected_articles, scrapy_crawl
-from tests.replica.generic import GenericSite
-from tests.replica.server import ReplicaServer
 
 # The outlet's standard line inside the article body, on every page (invented for the test).
 LEGAL = (

@@ -28,6 +28,10 @@ from scrapy.settings import BaseSettings
 
 from monitor import locks, outlets
 from monitor.errors import MonitorError
+from monitor.logs import quiet_crawl_logs
+
+# Before Scrapy logs its versions: `scrapy crawl` imports this module before it starts.
+quiet_crawl_logs()
 
 
 class Command(ScrapyCrawl):

@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from datasette import hookimpl
 from markupsafe import Markup
+
+from monitor import dates
+from monitor.errors import MonitorError
 
 DATABASE = "monitor"
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
@@ -24,22 +27,30 @@ DATE_COLUMNS = frozenset(
 )
 
 
+def _display_zone():
+    try:
+        return dates.display_zone()
+    except MonitorError:
+        return dates.ALMATY  # `monitor serve` refuses a bad MONITOR_TIMEZONE before this
+
+
 def human_date(value: Any) -> Markup | None:
-    """An ISO 8601 date or time as '10 Jan 2022, 14:30 UTC+6', in a <time> element; else None."""
+    """An ISO 8601 date or time as '10 Jan 2022, 14:30 UTC+5', in a <time> element; else None.
+
+    Times are shown in the display time zone (MONITOR_TIMEZONE, default Asia/Almaty), whatever
+    offset the outlet gave; a time stored without an offset is UTC; a bare date stays a date."""
     if not isinstance(value, str) or len(value) < 10:
         return None
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    day = f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
     if len(value.strip()) == 10:
-        text = day
+        text = f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
     else:
-        text = f"{day}, {moment:%H:%M}"
-        offset = moment.utcoffset()
-        if offset is not None:
-            text += f" {_zone(offset)}"
+        moment = dates.shown(moment, _display_zone())
+        day = f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
+        text = f"{day}, {moment:%H:%M} {_zone(moment.utcoffset())}"
     return Markup('<time datetime="{}" title="{}">{}</time>').format(value, value, text)
 
 
@@ -140,7 +151,7 @@ def render_cell(row, value, column, table, database, datasette):
     if column == "url":
         return short_url(value)
     if column == "topic" and isinstance(value, str) and value:
-        href = datasette.urls.path(f"/{DATABASE}/topic") + "?" + urlencode({"topic": value})
+        href = datasette.urls.path("/topics/" + quote(value, safe=""))
         return Markup('<a href="{}">{}</a>').format(href, value)
     return None
 

@@ -169,7 +169,7 @@ async def home_page(db) -> dict[str, Any]:
         """
         select a.id as article_id, a.title, a.outlet, a.lang, a.published, m.topic, m.score
         from matches m join articles a on a.id = m.article_id
-        order by coalesce(a.published, m.matched) desc, m.score desc limit ?
+        order by a.published is null, a.published desc, m.score desc limit ?
         """,
         [LATEST],
     )

@@ -1,5 +1,1 @@
-"""Replica sites served on loopback for the crawl tests and `monitor demo`.
-
-server.py is the HTTP server; orda.py, sputnik.py (both editions) and generic.py (a
-Tengrinews-like outlet) are the sites, each with the ground truth the tests assert against.
-"""
+"""Test helpers around the replica sites (which live in monitor/replica)."""

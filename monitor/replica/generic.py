@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 
-from tests.replica.server import Reply, Site
-from tests.replica.sputnik import KZ_TIME, ReplicaArticle, local, parse_iso, translit
+from monitor.replica.server import Reply, Site
+from monitor.replica.sputnik import KZ_TIME, ReplicaArticle, local, parse_iso, translit
 
 MONTHS = "января февраля марта апреля мая июня июля августа сентября октября ноября декабря".split()
 SITEMAP_MONTHS = [(2022, 2), (2022, 1), (2021, 12)]
@@ -390,7 +390,10 @@ class GenericSite(Site):
         if page is not None:
             return _reply(self._article_page(page), "text/html; charset=utf-8")
         if path == "/":
-            return _reply(self._layout(NAME, self._front(), head=""), "text/html; charset=utf-8")
+            feed = (
+                f'<link rel="alternate" type="application/rss+xml" href="{self.origin}/news.rss">'
+            )
+            return _reply(self._layout(NAME, self._front(), head=feed), "text/html; charset=utf-8")
         body = self._layout("Страница не найдена", "<h1>Страница не найдена</h1>", head="")
         return Reply(404, body.encode(), {"Content-Type": "text/html; charset=utf-8"})
 

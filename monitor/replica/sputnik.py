@@ -42,8 +42,16 @@ from datetime import date, datetime, timedelta, timezone
 from email.utils import format_datetime
 from urllib.parse import parse_qs
 
-from tests.replica.server import Reply, Site
-from tests.replica.sputnik_texts import KZ, KZ_INSERTS, KZ_SIDEBAR, RU, RU_INSERTS, RU_SIDEBAR, Text
+from monitor.replica.server import Reply, Site
+from monitor.replica.sputnik_texts import (
+    KZ,
+    KZ_INSERTS,
+    KZ_SIDEBAR,
+    RU,
+    RU_INSERTS,
+    RU_SIDEBAR,
+    Text,
+)
 
 KZ_TIME = timezone(timedelta(hours=6))  # Almaty time before the 2024 switch to UTC+5
 LISTING_FIRST_PAGE = 10
