@@ -39,6 +39,7 @@ OURS = {
         "monitor.middlewares.HostGuardMiddleware",
         "monitor.middlewares.RobotsTxtGate",
         "monitor.middlewares.CheapMetaRefreshMiddleware",
+        "monitor.archive.ArchiveMiddleware",
     },
 }
 
