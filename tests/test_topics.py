@@ -1266,3 +1266,63 @@ def test_the_stored_language_decides_lang_rules(tmp_path):
     assert not match_article(topics, text=quote)  # detected as English, as monitor.language does
     assert match_article(topics, text=quote, lang="ru")
     assert not match_article(topics, text=quote, lang="kk")
+
+
+DATED = [
+    pytest.param(
+        "2022-01-05",
+        "В Алматы ввели комендантский час",
+        "Комендантский час действует с 23:00 до 07:00. На въездах в город работают блокпосты.\n"
+        "Мародеры разграбили магазины в центре города, сообщает полиция Алматы.",
+        True,
+        id="ru_curfew_report",
+    ),
+    pytest.param(
+        "2022-01-06",
+        "Әуежай басып алынды",
+        "Алматы әуежайын белгісіз топ басып алды. Қалада коменданттық сағат жарияланды.\n"
+        "Қазақстанда интернет өшірілді, ұялы байланыс жоқ.",
+        True,
+        id="kk_airport_report",
+    ),
+    pytest.param(
+        "2022-01-08",
+        "Жителей попросили не выходить из домов",
+        "В Казахстане второй день нет интернета: отключение интернета затронуло банки и "
+        "магазины. Власти объясняют ограничения контртеррористической операцией.",
+        True,
+        id="ru_shutdown_report",
+    ),
+    pytest.param(
+        "2020-03-20",
+        "В Алматы ввели режим ЧП",
+        "В связи с пандемией коронавируса в Казахстане введено чрезвычайное положение. На "
+        "въездах в Алматы выставлены блокпосты, горожан просят не выходить из домов.",
+        False,
+        id="ru_covid_emergency_2020",
+    ),
+    pytest.param(
+        "2022-01-18",
+        "Число заболевших коронавирусом выросло вдвое",
+        "Минздрав Казахстана сообщил о росте заболеваемости омикроном. Врачи советуют "
+        "вакцинироваться и носить маски в общественных местах.",
+        False,
+        id="ru_omicron_in_january_2022",
+    ),
+    pytest.param(
+        "2024-05-14",
+        "КНБ задержал подозреваемого в шпионаже",
+        "Комитет национальной безопасности Казахстана задержал гражданина по подозрению в "
+        "госизмене. Суд санкционировал арест на два месяца.",
+        False,
+        id="ru_knb_case_2024",
+    ),
+]
+
+
+@pytest.mark.parametrize(("published", "title", "text", "relevant"), DATED)
+def test_reports_of_the_days_match_by_their_date_and_look_alikes_do_not(
+    topics, published, title, text, relevant
+):
+    found = match_article(topics, title=title, text=text, published=published)
+    assert bool(found) is relevant, found
