@@ -285,6 +285,7 @@ def schedule(
     from monitor import schedule as scheduling
 
     chosen = select(obj, slugs)
+    check_topic_file(obj)  # a missing topic file fails now, not at every run
     if since:
         dates.parse_since(since, 3)
     config = run_config(obj, since=since, settings=extra, timeout=timeout)

@@ -58,8 +58,8 @@ def edited_topics(tmp_path, old: str, new: str) -> Path:
     return edited
 
 
-def test_a_missing_topic_file_stops_crawl_and_seed(db_path):
-    for command in ("crawl", "seed"):
+def test_a_missing_topic_file_stops_crawl_seed_and_schedule(db_path):
+    for command in ("crawl", "seed", "schedule"):
         result = monitor("--db", str(db_path), "--topics", "/nonexistent/topics.yml", command)
         assert result.returncode == 2, (command, result.stderr)
         (line,) = result.stderr.strip().splitlines()
