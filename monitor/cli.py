@@ -408,9 +408,12 @@ def topics(obj: Context) -> None:
         )
         if topic.seeds:
             click.echo(f"  seeds: {', '.join(topic.seeds)}")
+        if topic.period:
+            click.echo(f"  period: {topic.period[0]} to {topic.period[1]}")
         for rule in topic.rules:
             sign = "discards" if rule.discard else f"{rule.weight:+g}"
-            click.echo(f"    {sign:>8}  {rule.kind:<8} {rule.name}")
+            when = f"  (when {rule.when})" if rule.when else ""
+            click.echo(f"    {sign:>8}  {rule.kind:<8} {rule.name}{when}")
 
 
 @cli.command()
