@@ -1326,3 +1326,41 @@ def test_reports_of_the_days_match_by_their_date_and_look_alikes_do_not(
 ):
     found = match_article(topics, title=title, text=text, published=published)
     assert bool(found) is relevant, found
+
+
+ENERGY_STORY = {
+    "ru": [
+        "Министерство энергетики Казахстана представило план модернизации ТЭЦ на пять лет.",
+        "По словам министра, в первую очередь обновят котлы на станциях Экибастуза и Караганды.",
+        "Финансирование программы составит около 400 миллиардов тенге из Нацфонда.",
+        "Эксперты отмечают, что износ сетей в ряде регионов превышает 70 процентов.",
+        "Первые работы начнутся весной, когда закончится отопительный сезон.",
+    ],
+    "kk": [
+        "Энергетика министрлігі бес жылға жылу электр орталықтарын жаңғырту жоспарын ұсынды.",
+        "Министрдің айтуынша, алдымен Екібастұз бен Қарағандыдағы қазандықтар жаңартылады.",
+        "Бағдарламаны қаржыландыру шамамен 400 миллиард теңгені құрайды.",
+        "Сарапшылардың пікірінше, кейбір өңірлерде желілердің тозуы 70 пайыздан асады.",
+        "Алғашқы жұмыстар көктемде, жылыту маусымы аяқталғанда басталады.",
+    ],
+}
+REMINDER = {
+    "ru": "Напомним, в январе 2022 года протесты из-за цен на газ переросли в массовые "
+    "беспорядки, погибли более 200 человек.",
+    "kk": "Еске салайық, 2022 жылғы қаңтарда газ бағасына наразылық жаппай тәртіпсіздіктерге "
+    "ұласып, 200-ден астам адам қаза тапты.",
+}
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+@pytest.mark.parametrize("position", [0, 2, 5], ids=["first", "middle", "last"])
+@pytest.mark.parametrize("published", ["2023-06-01", "2022-01-25", None])
+def test_one_sentence_about_the_events_in_another_story_never_matches(
+    topics, lang, position, published
+):
+    story = ENERGY_STORY[lang]
+    paragraphs = [*story[:position], REMINDER[lang], *story[position:]]
+    found = match_article(
+        topics, title=story[0], text="\n".join(paragraphs), published=published, lang=lang
+    )
+    assert found == []
