@@ -343,6 +343,7 @@ def schedule(
     from monitor import schedule as scheduling
 
     chosen = select(obj, slugs)
+    check_topic_file(obj)  # a missing topic file fails now, not at every run
     if since:
         dates.parse_since(since, 3)
     config = run_config(obj, since=since, settings=extra, timeout=timeout)
@@ -539,9 +540,12 @@ def topics(obj: Context) -> None:
         )
         if topic.seeds:
             click.echo(f"  seeds: {', '.join(topic.seeds)}")
+        if topic.period:
+            click.echo(f"  period: {topic.period[0]} to {topic.period[1]}")
         for rule in topic.rules:
             sign = "discards" if rule.discard else f"{rule.weight:+g}"
-            click.echo(f"    {sign:>8}  {rule.kind:<8} {rule.name}")
+            when = f"  (when {rule.when})" if rule.when else ""
+            click.echo(f"    {sign:>8}  {rule.kind:<8} {rule.name}{when}")
 
 
 @cli.command()

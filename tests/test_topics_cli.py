@@ -58,8 +58,8 @@ def edited_topics(tmp_path, old: str, new: str) -> Path:
     return edited
 
 
-def test_a_missing_topic_file_stops_crawl_and_seed(db_path):
-    for command in ("crawl", "seed"):
+def test_a_missing_topic_file_stops_crawl_seed_and_schedule(db_path):
+    for command in ("crawl", "seed", "schedule"):
         result = monitor("--db", str(db_path), "--topics", "/nonexistent/topics.yml", command)
         assert result.returncode == 2, (command, result.stderr)
         (line,) = result.stderr.strip().splitlines()
@@ -150,3 +150,24 @@ def test_topic_draft_proposes_a_skeleton_that_loads(db_path, tmp_path):
     assert topic.slug == "drafted" and topic.seeds == tuple(p.rsplit("/", 1)[1] for p in seeds)
     terms = {t.text for terms in topic.concepts.values() for t in terms}
     assert "ОДКБ" in terms and any(t.startswith("Токаев") for t in terms)
+
+
+def test_match_reads_stdin(db_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import clean_env
+
+    text = "Годовщина январских событий\nВ Алматы почтили память погибших в январских событиях.\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "--db", str(db_path), "match", "-", "--lang", "ru"],
+        cwd=ROOT,
+        env=clean_env(),
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Годовщина январских событий\n  language ru, published unknown")
+    assert "qantar: MATCH" in result.stdout

@@ -277,10 +277,8 @@ def _fire(
     weights, period = topic.field_weights, topic.period
     present = {concept for concept, found in hits.items() if found}
     fired = []
-    for rule in topic.rules:
-        if (rule.discard or rule.weight < 0) != negative or not _applies(
-            rule, present, article, period
-        ):
+    for rule in topic.negative_rules if negative else topic.positive_rules:
+        if not _applies(rule, present, article, period):
             continue
         firings = _firings(rule, hits, present, article, weights)
         if firings:
@@ -303,13 +301,17 @@ def _applies(
         return False
     if rule.when is not None and not _in_period(rule.when, article.day, period):
         return False
-    if rule.kind == "near" and not all(not present.isdisjoint(group) for group in rule.groups):
-        return False
-    if rule.kind == "any" and not any(not present.isdisjoint(group) for group in rule.groups):
-        return False
-    if not all(not present.isdisjoint(group) for group in rule.with_):
-        return False
-    return not any(not present.isdisjoint(group) for group in rule.unless)
+    if rule.kind == "any":
+        if present.isdisjoint(rule.concepts):
+            return False
+    elif rule.kind == "near":
+        for group in rule.groups:
+            if present.isdisjoint(group):
+                return False
+    for group in rule.with_:
+        if present.isdisjoint(group):
+            return False
+    return all(present.isdisjoint(group) for group in rule.unless)
 
 
 def _in_period(when: str, day: date | None, period: tuple[date, date] | None) -> bool:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 from monitor.errors import MonitorError
 
@@ -88,6 +89,11 @@ class Rule:
     only_in: tuple[str, ...] = FIELDS  # fields where the (first-side) hits may be
     when: str | None = None  # WHEN: the article's date against the topic's period
 
+    @cached_property
+    def concepts(self) -> frozenset[str]:
+        """Every concept of the rule's own groups."""
+        return frozenset(c for group in self.groups for c in group)
+
 
 @dataclass(frozen=True)
 class Topic:
@@ -107,6 +113,15 @@ class Topic:
     _prefixes: Mapping[str, tuple[Term, ...]] = field(repr=False, compare=False)  # by 3 letters
     _regexes: tuple[Term, ...] = field(repr=False, compare=False)
     _cache: dict[str, tuple[Term, ...]] = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def negative_rules(self) -> tuple[Rule, ...]:
+        """The discard and negative-weight rules, which fire first."""
+        return tuple(r for r in self.rules if r.discard or r.weight < 0)
+
+    @cached_property
+    def positive_rules(self) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if not (r.discard or r.weight < 0))
 
     def candidates(self, norm: str, stem: str) -> tuple[Term, ...]:
         """Terms whose first word may match this token (the whole term is checked later)."""
