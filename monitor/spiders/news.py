@@ -232,7 +232,11 @@ class NewsSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             return
         for href in response.css("a::attr(href)").getall():
-            request = self.article_request(response.urljoin(href), None, response.url)
+            try:
+                url = response.urljoin(href)
+            except ValueError:  # not a URL (a broken IPv6 address)
+                continue
+            request = self.article_request(url, None, response.url)
             if request:
                 yield request
 

@@ -45,18 +45,22 @@ class SputnikSpider(NewsSpider):
             href = item.css("a.list__title::attr(href), a::attr(href)").get()
             when = dates.parse_datetime(item.css("[data-unixtime]::attr(data-unixtime)").get())
             oldest = when if when and (oldest is None or when < oldest) else oldest
-            request = self.article_request(
-                response.urljoin(href) if href else None, when, response.url
-            )
+            try:
+                url = response.urljoin(href) if href else None
+            except ValueError:  # not a URL (a broken IPv6 address)
+                continue
+            request = self.article_request(url, when, response.url)
             if request:
                 yield request
         more = response.css(
             ".list-items-loaded::attr(data-next-url), .list__more::attr(data-url)"
         ).get()
         if more and page < MAX_MORE_PAGES and (oldest is None or oldest >= self.since):
-            yield self.discovery_request(
-                response.urljoin(more), self.parse_listing, cb_kwargs={"page": page + 1}
-            )
+            try:
+                url = response.urljoin(more)
+                yield self.discovery_request(url, self.parse_listing, cb_kwargs={"page": page + 1})
+            except ValueError:  # not a URL (a bad port, a broken IPv6 address)
+                self.crawler.stats.inc_value("monitor/skipped_bad_url")
 
 
 class SputnikRuSpider(SputnikSpider):
