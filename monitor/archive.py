@@ -171,9 +171,13 @@ class Archive:
         if current is not None and (current.day != day or current.size >= self.max_bytes):
             current.close()
             current = None
-        if current is None:
+        while current is None:
             self.serial += 1
-            current = self.files[outlet] = _WarcFile(self.root, outlet, day, self.serial)
+            try:
+                current = _WarcFile(self.root, outlet, day, self.serial)
+            except FileExistsError:  # never reuse a file: take the next name
+                continue
+            self.files[outlet] = current
         return current
 
     def write(
