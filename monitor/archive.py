@@ -330,6 +330,40 @@ def iter_responses(path: str | os.PathLike[str]) -> Iterator[tuple[int, int, Rec
             yield iterator.get_record_offset(), iterator.get_record_length(), parsed
 
 
+def reindex(db: Any, root: str | os.PathLike[str]) -> int:
+    """Add the `captures` rows missing for response records on disk; return how many.
+
+    A crawl killed between writing a record and committing its row (at most half a second of
+    fetches) leaves such records; they are linked to their articles like any capture."""
+    from monitor import db as monitor_db
+
+    root = Path(root)
+    known = {(f, o) for f, o in db.execute("select file, offset from captures")}
+    missing = []
+    for path in sorted(root.rglob("*.warc.gz")):
+        relative = path.relative_to(root).as_posix()
+        for offset, length, record in iter_responses(path):
+            if (relative, offset) in known:
+                continue
+            moment = datetime.fromisoformat(record.date.replace("Z", "+00:00"))
+            missing.append(
+                Capture(
+                    url=record.url,
+                    outlet=path.relative_to(root).parts[0],
+                    file=relative,
+                    offset=offset,
+                    length=length,
+                    status=record.status,
+                    fetched=moment.astimezone(UTC).replace(microsecond=0).isoformat(),
+                    digest=record.digest or "",
+                    content_type=record.header("Content-Type"),
+                )
+            )
+    with monitor_db.writing(db):
+        save_captures(db, missing)
+    return len(missing)
+
+
 def _safe_path(root: Path, file: str) -> Path:
     """`root / file`, refused if it leads outside the archive (a doctored captures row)."""
     path = (root / file).resolve()

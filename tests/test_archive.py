@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlite_utils
 
-from monitor import archive
+from monitor import archive, db
 from tests.conftest import (
     FAST,
     ROOT,
@@ -176,6 +176,14 @@ def test_a_crawl_killed_with_sigkill_leaves_readable_archives_and_the_next_conti
             archive.read_capture(root, capture["file"], capture["offset"], capture["length"])
         before = database["captures"].count
         assert before < len(expected_articles(server.site))
+        # Records written just before the kill whose rows were never committed are found again.
+        on_disk = sum(1 for file in first for _ in archive.iter_responses(file))
+        shown = run_monitor("--db", str(db_path), "archive", "--reindex")
+        assert shown.returncode == 0, shown.stderr
+        assert f"reindexed: {on_disk - before} record(s)" in shown.stdout
+        assert database["captures"].count == on_disk
+        for capture in database["captures"].rows:
+            archive.read_capture(root, capture["file"], capture["offset"], capture["length"])
 
         crawl(server, db_path)
         files = warc_files(db_path)
@@ -219,6 +227,12 @@ def test_files_rotate_by_size_and_records_stay_whole(tmp_path):
         )
         assert record.body.decode().startswith(f"<p>Абзац {i} ")
     assert_checked(sorted((tmp_path / "warc").rglob("*.warc.gz")))
+    # A database that lost its rows gets them back from the files.
+    database = db.open_db(tmp_path / "monitor.db")
+    assert archive.reindex(database, tmp_path / "warc") == 3
+    rows = {(r["file"], r["offset"], r["length"], r["url"]) for r in database["captures"].rows}
+    assert rows == {(c.file, c.offset, c.length, c.url) for c in captures}
+    assert archive.reindex(database, tmp_path / "warc") == 0
 
 
 def test_a_chunked_answer_is_archived_as_received_and_reads_back(tmp_path):
