@@ -24,6 +24,7 @@ is not on disk.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import logging
@@ -233,7 +234,15 @@ class Archive:
         records = [_record_bytes(writer, response), _record_bytes(writer, request)]
         with self.lock:
             target_file = self._file(outlet)
-            offset, length = target_file.append(records)
+            try:
+                offset, length = target_file.append(records)
+            except OSError:
+                # A full disk may have left part of a record at the end of this file: never
+                # write after it. The records before stay readable; the next goes to a new file.
+                self.files.pop(outlet, None)
+                with contextlib.suppress(OSError):
+                    target_file.close()
+                raise
         content_type = next((v for k, v in resp_headers if k.lower() == "content-type"), None)
         return Capture(
             url=url,

@@ -252,3 +252,41 @@ def test_a_chunked_answer_is_archived_as_received_and_reads_back(tmp_path):
     assert record.body == body and record.header("Transfer-Encoding") is None
     assert record.header("X-Archive-Orig-Transfer-Encoding") == "chunked"
     assert_checked(sorted((tmp_path / "warc").rglob("*.warc.gz")))
+
+
+WRITE_UNTIL_FULL = """
+import json, random, resource, signal, sys
+from monitor import archive
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))  # no file may grow past 20 KB
+rng = random.Random(5)
+store = archive.Archive(sys.argv[1])
+written, failed = [], 0
+for i in range(12):
+    body = "".join(rng.choices("абвгдежзийклмнопрстуфхцчшщыэюя ", k=5000)).encode()
+    try:
+        c = store.write(outlet="orda", url=f"https://orda.kz/n-{i}/", method="GET",
+                        request_headers=[], status=200, response_headers=[], body=body)
+        written.append([c.file, c.offset, c.length, c.url])
+    except OSError:
+        failed += 1
+store.close()
+print(json.dumps({"written": written, "failed": failed}))
+"""
+
+
+def test_a_full_disk_leaves_the_written_records_readable_and_moves_to_a_new_file(tmp_path):
+    # The file-size limit makes the disk "full" at 20 KB per file: a real failing write().
+    done = subprocess.run(
+        [sys.executable, "-c", WRITE_UNTIL_FULL, str(tmp_path / "warc")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    assert result["failed"] >= 1
+    files = {c[0] for c in result["written"]}
+    assert len(files) >= 2  # after a failed write, the next record went to a new file
+    for file, offset, length, url in result["written"]:
+        assert archive.read_capture(tmp_path / "warc", file, offset, length).url == url
