@@ -233,6 +233,20 @@ def stored(db: Path) -> tuple[int, int]:
     return articles, failures
 
 
+def reextract(db: Path, outlets: Path, log: Path) -> Run:
+    """`monitor reextract` of every stored article from the crawl's web archive."""
+    cmd = [PYTHON, "-m", "monitor", "--db", str(db), "--outlets", str(outlets), "reextract"]
+    run = run_measured(cmd, env=crawl_env(), log=log)
+    if run.returncode != 0:
+        raise SystemExit(f"reextract exited with {run.returncode}; see {log}")
+    return run
+
+
+def archive_bytes(db: Path) -> int:
+    """The size of the crawl's WARC files (warc/ beside the database)."""
+    return sum(path.stat().st_size for path in (db.parent / "warc").rglob("*.warc.gz"))
+
+
 def floor(pages: list[tuple[Path, str]], work: Path, log: Path) -> Run:
     """trafilatura alone, in one process, on the same pages (imports not timed)."""
     listing = work / "floor-pages.txt"
@@ -414,6 +428,12 @@ def bench(n: int, args: argparse.Namespace, with_cli: bool) -> Result:
         )
         result.floor = floor(pages, work, log)
         print(f"  floor: {result.floor.extra['seconds']:.1f} s")
+        again = reextract(db, outlets, log)
+        print(
+            f"  reextract from the archive: {again.wall:.1f} s, "
+            f"{result.stored / again.wall:.0f} pages/s, CPU {again.cpu:.1f} s, "
+            f"archive {archive_bytes(db) / max(result.stored, 1) / 1024:.1f} KB per article"
+        )
         result.again = sorted(
             (crawl_all(servers, db, outlets, log, settings) for _ in range(RECRAWLS)),
             key=lambda run: run.wall,

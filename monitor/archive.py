@@ -24,6 +24,7 @@ is not on disk.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import logging
@@ -171,9 +172,13 @@ class Archive:
         if current is not None and (current.day != day or current.size >= self.max_bytes):
             current.close()
             current = None
-        if current is None:
+        while current is None:
             self.serial += 1
-            current = self.files[outlet] = _WarcFile(self.root, outlet, day, self.serial)
+            try:
+                current = _WarcFile(self.root, outlet, day, self.serial)
+            except FileExistsError:  # never reuse a file: take the next name
+                continue
+            self.files[outlet] = current
         return current
 
     def write(
@@ -229,7 +234,15 @@ class Archive:
         records = [_record_bytes(writer, response), _record_bytes(writer, request)]
         with self.lock:
             target_file = self._file(outlet)
-            offset, length = target_file.append(records)
+            try:
+                offset, length = target_file.append(records)
+            except OSError:
+                # A full disk may have left part of a record at the end of this file: never
+                # write after it. The records before stay readable; the next goes to a new file.
+                self.files.pop(outlet, None)
+                with contextlib.suppress(OSError):
+                    target_file.close()
+                raise
         content_type = next((v for k, v in resp_headers if k.lower() == "content-type"), None)
         return Capture(
             url=url,
@@ -324,6 +337,40 @@ def iter_responses(path: str | os.PathLike[str]) -> Iterator[tuple[int, int, Rec
             parsed = _record(record)
             iterator.read_to_end()
             yield iterator.get_record_offset(), iterator.get_record_length(), parsed
+
+
+def reindex(db: Any, root: str | os.PathLike[str]) -> int:
+    """Add the `captures` rows missing for response records on disk; return how many.
+
+    A crawl killed between writing a record and committing its row (at most half a second of
+    fetches) leaves such records; they are linked to their articles like any capture."""
+    from monitor import db as monitor_db
+
+    root = Path(root)
+    known = {(f, o) for f, o in db.execute("select file, offset from captures")}
+    missing = []
+    for path in sorted(root.rglob("*.warc.gz")):
+        relative = path.relative_to(root).as_posix()
+        for offset, length, record in iter_responses(path):
+            if (relative, offset) in known:
+                continue
+            moment = datetime.fromisoformat(record.date.replace("Z", "+00:00"))
+            missing.append(
+                Capture(
+                    url=record.url,
+                    outlet=path.relative_to(root).parts[0],
+                    file=relative,
+                    offset=offset,
+                    length=length,
+                    status=record.status,
+                    fetched=moment.astimezone(UTC).replace(microsecond=0).isoformat(),
+                    digest=record.digest or "",
+                    content_type=record.header("Content-Type"),
+                )
+            )
+    with monitor_db.writing(db):
+        save_captures(db, missing)
+    return len(missing)
 
 
 def _safe_path(root: Path, file: str) -> Path:

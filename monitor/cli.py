@@ -835,8 +835,13 @@ def recheck(obj: Context, slugs: tuple[str, ...], every: bool, budget: int, dela
 
 
 @cli.command(name="archive")
+@click.option(
+    "--reindex",
+    is_flag=True,
+    help="First add the captures rows missing for records on disk (after a killed crawl).",
+)
 @click.pass_obj
-def archive_command(obj: Context) -> None:
+def archive_command(obj: Context, reindex: bool) -> None:
     """Show the web archive's size per outlet and month (WARC files in warc/ beside the database).
 
     Example: monitor archive
@@ -845,6 +850,8 @@ def archive_command(obj: Context) -> None:
 
     database = db.open_db(obj.db)
     root = archive.archive_dir(obj.db)
+    if reindex:
+        click.echo(f"reindexed: {archive.reindex(database, root)} record(s) had no captures row")
     found = archive.usage(database, root)
     click.echo(f"archive: {root}")
     if not found["months"] and not found["disk"]:

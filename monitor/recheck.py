@@ -221,11 +221,18 @@ def _next_due(published: datetime, now: datetime) -> tuple[int, str | None]:
     return len(SCHEDULE), None
 
 
-def plan(database: sqlite_utils.Database, scope: str = "matched", everything: bool = False) -> int:
+def plan(
+    database: sqlite_utils.Database,
+    scope: str = "matched",
+    everything: bool = False,
+    root: str | None = None,
+) -> int:
     """Give every article to watch that has none a recheck schedule; return how many.
 
     `everything` (`monitor recheck --all`): the articles outside `scope` get a row too, so their
-    check is recorded, but no schedule (due stays empty): only --all checks them again."""
+    check is recorded, but no schedule (due stays empty): only --all checks them again. The
+    validators (ETag, Last-Modified) come from the crawl's archived answer in `root`, so even
+    the first recheck is conditional."""
     watched = "a.id in (select article_id from matches)" if scope != "all" else "1"
     rows = database.execute(
         f"select a.id, a.published, a.fetched, {watched} from articles a "
@@ -237,13 +244,34 @@ def plan(database: sqlite_utils.Database, scope: str = "matched", everything: bo
             if not in_scope and not everything:
                 continue
             first = _published(published, fetched) + SCHEDULE[0]
+            etag, modified = _validators(database, root, article_id)
             database.execute(
-                "insert into rechecks (article_id, due, step, transient, gone_count) "
-                "values (?, ?, 0, 0, 0)",
-                [article_id, first.isoformat() if in_scope else None],
+                "insert into rechecks (article_id, due, step, transient, gone_count, etag, "
+                "last_modified) values (?, ?, 0, 0, 0, ?, ?)",
+                [article_id, first.isoformat() if in_scope else None, etag, modified],
             )
             added += in_scope
     return added
+
+
+def _validators(
+    database: sqlite_utils.Database, root: str | None, article_id: int
+) -> tuple[str | None, str | None]:
+    """The ETag and Last-Modified of the article's latest archived 200 answer, if any."""
+    if root is None:
+        return None, None
+    row = database.execute(
+        "select file, offset, length from captures where article_id = ? and status = 200 "
+        "order by fetched desc, id desc limit 1",
+        [article_id],
+    ).fetchone()
+    if row is None:
+        return None, None
+    try:
+        record = archive.read_capture(root, *row)
+    except (OSError, ValueError):
+        return None, None
+    return record.header("ETag"), record.header("Last-Modified")
 
 
 def _in_scope(database: sqlite_utils.Database, article_id: int, scope: str) -> bool:
@@ -289,7 +317,7 @@ def run(
 ) -> Report:
     """Run the due rechecks of these outlets (`every`: all their stored articles, now)."""
     database = db.open_db(db_path)
-    plan(database, scope, everything=every)
+    plan(database, scope, everything=every, root=str(archive.archive_dir(db_path)))
     now = _now()
     where, params = ["a.outlet in (" + ", ".join("?" * len(slugs)) + ")"], list(slugs)
     if not every:

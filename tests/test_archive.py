@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlite_utils
 
-from monitor import archive
+from monitor import archive, db
 from monitor.replica.orda import OrdaSite
 from monitor.replica.server import ReplicaServer
 from tests.conftest import (
@@ -176,6 +176,14 @@ def test_a_crawl_killed_with_sigkill_leaves_readable_archives_and_the_next_conti
             archive.read_capture(root, capture["file"], capture["offset"], capture["length"])
         before = database["captures"].count
         assert before < len(expected_articles(server.site))
+        # Records written just before the kill whose rows were never committed are found again.
+        on_disk = sum(1 for file in first for _ in archive.iter_responses(file))
+        shown = run_monitor("--db", str(db_path), "archive", "--reindex")
+        assert shown.returncode == 0, shown.stderr
+        assert f"reindexed: {on_disk - before} record(s)" in shown.stdout
+        assert database["captures"].count == on_disk
+        for capture in database["captures"].rows:
+            archive.read_capture(root, capture["file"], capture["offset"], capture["length"])
 
         crawl(server, db_path)
         files = warc_files(db_path)
@@ -219,6 +227,12 @@ def test_files_rotate_by_size_and_records_stay_whole(tmp_path):
         )
         assert record.body.decode().startswith(f"<p>Абзац {i} ")
     assert_checked(sorted((tmp_path / "warc").rglob("*.warc.gz")))
+    # A database that lost its rows gets them back from the files.
+    database = db.open_db(tmp_path / "monitor.db")
+    assert archive.reindex(database, tmp_path / "warc") == 3
+    rows = {(r["file"], r["offset"], r["length"], r["url"]) for r in database["captures"].rows}
+    assert rows == {(c.file, c.offset, c.length, c.url) for c in captures}
+    assert archive.reindex(database, tmp_path / "warc") == 0
 
 
 def test_a_chunked_answer_is_archived_as_received_and_reads_back(tmp_path):
@@ -238,3 +252,41 @@ def test_a_chunked_answer_is_archived_as_received_and_reads_back(tmp_path):
     assert record.body == body and record.header("Transfer-Encoding") is None
     assert record.header("X-Archive-Orig-Transfer-Encoding") == "chunked"
     assert_checked(sorted((tmp_path / "warc").rglob("*.warc.gz")))
+
+
+WRITE_UNTIL_FULL = """
+import json, random, resource, signal, sys
+from monitor import archive
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))  # no file may grow past 20 KB
+rng = random.Random(5)
+store = archive.Archive(sys.argv[1])
+written, failed = [], 0
+for i in range(12):
+    body = "".join(rng.choices("абвгдежзийклмнопрстуфхцчшщыэюя ", k=5000)).encode()
+    try:
+        c = store.write(outlet="orda", url=f"https://orda.kz/n-{i}/", method="GET",
+                        request_headers=[], status=200, response_headers=[], body=body)
+        written.append([c.file, c.offset, c.length, c.url])
+    except OSError:
+        failed += 1
+store.close()
+print(json.dumps({"written": written, "failed": failed}))
+"""
+
+
+def test_a_full_disk_leaves_the_written_records_readable_and_moves_to_a_new_file(tmp_path):
+    # The file-size limit makes the disk "full" at 20 KB per file: a real failing write().
+    done = subprocess.run(
+        [sys.executable, "-c", WRITE_UNTIL_FULL, str(tmp_path / "warc")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    assert result["failed"] >= 1
+    files = {c[0] for c in result["written"]}
+    assert len(files) >= 2  # after a failed write, the next record went to a new file
+    for file, offset, length, url in result["written"]:
+        assert archive.read_capture(tmp_path / "warc", file, offset, length).url == url
