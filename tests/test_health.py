@@ -19,7 +19,7 @@ from monitor.outlets import load as load_outlets
 from monitor.replica.server import ReplicaServer, Reply, Site
 from monitor.serve import datasette
 from tests.conftest import run_monitor, scrapy_crawl
-from tests.receivers import WebhookReceiver
+from tests.receivers import SmtpReceiver, WebhookReceiver
 
 WORDS = (
     "акимат городской совет дороги школы больницы транспорт тарифы бюджет парк реконструкция "
@@ -138,7 +138,7 @@ def crawl(server: ReplicaServer, db_path: Path, outlets: Path, ok: bool = True) 
         "rhythm",
         db_path,
         f"since={since}",
-        settings={"MONITOR_OUTLETS": str(outlets), "MONITOR_TOPICS": str(db_path) + ".none"},
+        settings={"MONITOR_OUTLETS": str(outlets), "MONITOR_TOPICS": ""},
     )
     assert (result.returncode == 0) == ok, result.stderr[-3000:]
 
@@ -157,8 +157,9 @@ def hook():
         yield receiver
 
 
-def configure(db_path: Path, hook: WebhookReceiver) -> None:
-    config = {"destinations": {"ops": hook.url}, "health": ["ops"]}
+def configure(db_path: Path, hook: WebhookReceiver, smtp: SmtpReceiver | None = None) -> None:
+    urls = [hook.url, smtp.url("ops@example.org")] if smtp else [hook.url]
+    config = {"destinations": {"ops": urls}, "health": ["ops"]}
     (db_path.parent / "notify.yml").write_text(json.dumps(config), "utf-8")
 
 
@@ -188,8 +189,8 @@ def test_an_outlet_on_its_rhythm_is_healthy(tmp_path, db_path):
 
 def test_an_outlet_that_stops_publishing_is_unhealthy_once_and_recovers(tmp_path, db_path, hook):
     site = RhythmSite(stop=24)
-    configure(db_path, hook)
-    with ReplicaServer(site) as server:
+    with SmtpReceiver() as smtp, ReplicaServer(site) as server:
+        configure(db_path, hook, smtp)
         outlets = registry(tmp_path, server.origin)
         crawl(server, db_path, outlets)
         result = health(db_path, outlets)
@@ -212,7 +213,14 @@ def test_an_outlet_that_stops_publishing_is_unhealthy_once_and_recovers(tmp_path
         assert result.returncode == 0, result.stdout
         assert state(db_path)["state"] == "healthy"
         send(db_path, outlets)
+        mails = smtp.texts()
     assert len(hook.bodies) == 2
+    assert [m.split("\n", 1)[0] for m in mails] == [
+        "Subject: [health] rhythm is unhealthy",
+        "Subject: [health] rhythm recovered",
+    ]
+    assert reason in mails[0] and "healthy again" in mails[1]
+    print("--- health alert and recovery by e-mail ---\n" + "\n".join(mails))
     recovered = hook.bodies[1]
     assert recovered["title"] == "[health] rhythm recovered"
     assert recovered["message"].startswith("rhythm is healthy again: last new article")

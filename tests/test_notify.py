@@ -419,3 +419,4 @@ def test_an_hourly_digest_waits_for_the_hour(db_path):
         (digest,) = hook.bodies
     assert digest["title"] == "Hourly digest: 3 new matches"
     assert all(f"Статья номер {i}" in digest["message"] for i in range(3))
+    print("\n--- hourly digest webhook ---\n" + json.dumps(digest, ensure_ascii=False))
