@@ -1101,3 +1101,41 @@ def outlet_check(url: str, slug: str | None, name: str | None, samples: int, del
         click.echo(f"note: {note}")
     click.echo("\n# for seeds/outlets.yml (check it, then test with: monitor crawl " + slug + ")")
     click.echo(discovery.registry_entry(report, slug, name or host), nl=False)
+
+
+@cli.command(name="search")
+@click.argument("query", nargs=-1, required=True)
+@click.option("--topic", help="Only articles matching this topic.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.pass_obj
+def search_command(obj: Context, query: tuple[str, ...], topic: str | None, limit: int) -> None:
+    """Search the stored articles as Datasette's search does: every form and spelling of the
+    words, best matches first, the words found marked in a snippet.
+
+    The words are read as Datasette's search box reads them: '"two words"' (quoted for the
+    shell) for a phrase, OR for either, -word to leave out, word* for a prefix.
+    Example: monitor search Токаев '"январские события"'
+    """
+    from monitor import search
+
+    q = " ".join(query)  # as typed in Datasette's search box
+    database = db.open_db(obj.db)
+    warn_if_index_stale(obj.db)
+    found = search.search(database, q, limit=limit, topic=topic)
+    if not found:
+        click.echo(f"nothing found for {q}", err=True)
+        sys.exit(1)
+    zone = dates.display_zone()
+    for article in found:
+        when = in_zone(article["published"], zone) or "no date"
+        click.echo(click.style(article["title"] or "(no title)", bold=True))
+        topics = f" · {article['topics']}" if article["topics"] else ""
+        click.echo(f"  {article['outlet']} · {when} · {article['lang']}{topics}")
+        click.echo(f"  {article['url']}")
+        snippet = article["snippet"] or ""
+        marked, last = [], 0
+        for start, end in search.hits(snippet, q):
+            marked += [snippet[last:start], click.style(snippet[start:end], reverse=True)]
+            last = end
+        click.echo("  " + "".join([*marked, snippet[last:]]))
+    click.echo(f"{len(found)} article{'' if len(found) == 1 else 's'}", err=True)
