@@ -446,8 +446,10 @@ def serve(obj: Context, host: str, port: int, access_log: bool) -> None:
 
     Example: monitor serve --port 8001
     """
+    from monitor.serve import check_port
     from monitor.serve import serve as run_datasette
 
+    check_port(host, port)  # before anything is created or said
     warn_if_index_stale(obj.db)
     sys.exit(run_datasette(obj.db, host=host, port=port, access_log=access_log))
 
