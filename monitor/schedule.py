@@ -27,6 +27,7 @@ from apscheduler.events import (
     EVENT_JOB_SUBMITTED,
 )
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -263,7 +264,13 @@ def serve(scheduler: BlockingScheduler, runner: CrawlRunner, grace: float) -> No
     try:
         if scheduler.get_jobs():
             publish_next_runs(scheduler, path)
-        scheduler.start()
+        try:
+            scheduler.start()
+        except JobLookupError:
+            # A signal that arrives while APScheduler is updating a job it just ran shuts the
+            # job stores down under it; the scheduler is stopping anyway.
+            if not stopping:
+                raise
     finally:
         runner.wait_all(grace)
         for s, handler in previous.items():
