@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
-from monitor.text import fold_phrases, key_spans, norm_word, stem_text, stem_words, words
+from monitor.text import fold_phrases, iter_key_spans, norm_word, stem_text, stem_words, words
 
 _PIECE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 MIN_PREFIX = 3
@@ -107,24 +108,21 @@ def _wanted(q: str | None) -> tuple[set[str], tuple[str, ...]]:
     return wanted, tuple(prefixes)
 
 
-def hits(text: str, q: str | None) -> list[tuple[int, int]]:
-    """Character spans of the words of text that the query finds."""
+def hits(text: str, q: str | None) -> Iterator[tuple[int, int]]:
+    """Character spans of the words of text that the query finds, in order."""
     wanted, prefixes = _wanted(q)
     if not wanted and not prefixes:
-        return []
-    return [
-        (start, end)
-        for start, end, key in key_spans(text)
-        if key in wanted or (prefixes and norm_word(text[start:end]).startswith(prefixes))
-    ]
+        return
+    for start, end, key in iter_key_spans(text):
+        if key in wanted or (prefixes and norm_word(text[start:end]).startswith(prefixes)):
+            yield start, end
 
 
 def search_snippet(text: str | None, q: str | None, width: int = 240) -> str | None:
     """About `width` characters of plain text around the first word that the query finds."""
     if not text:
         return text
-    found = hits(text, q)
-    hit = found[0] if found else None
+    hit = next(hits(text, q), None)
     if hit is None:
         start, end = 0, min(len(text), width)
     else:

@@ -34,7 +34,7 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import metadata
@@ -51,6 +51,7 @@ __all__ = [
     "VOCABULARY",
     "analyser_version",
     "kazakh_stem",
+    "iter_key_spans",
     "key_spans",
     "load_vocabulary",
     "norm_word",
@@ -175,27 +176,38 @@ def stem_text(text: str) -> str:
 def key_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, key) of each word of text as stem_text reads it: a folded two-word spelling
     is one span over both words (for highlighting what a search found)."""
-    spans: list[tuple[int, int, str]] = []
-    for match in _TOKEN.finditer(text):
-        norm = norm_word(match.group())
-        if norm:
-            spans.append((match.start(), match.end(), _stem_normalised(norm)))
+    return list(iter_key_spans(text))
+
+
+def iter_key_spans(text: str) -> Iterator[tuple[int, int, str]]:
+    """key_spans one at a time, reading no further into text than needed."""
     phrases = _vocabulary().phrases
+    spans = (
+        (m.start(), m.end(), _stem_normalised(norm))
+        for m in _TOKEN.finditer(text)
+        if (norm := norm_word(m.group()))
+    )
     if not phrases:
-        return spans
-    out: list[tuple[int, int, str]] = []
-    i = 0
-    while i < len(spans):
-        for phrase, key in phrases.get(spans[i][2], ()):
+        yield from spans
+        return
+    pending: list[tuple[int, int, str]] = []
+    longest = max(len(phrase) for options in phrases.values() for phrase, _ in options)
+    while True:
+        while len(pending) < longest:
+            span = next(spans, None)
+            if span is None:
+                break
+            pending.append(span)
+        if not pending:
+            return
+        for phrase, key in phrases.get(pending[0][2], ()):
             n = len(phrase)
-            if tuple(s[2] for s in spans[i : i + n]) == phrase:
-                out.append((spans[i][0], spans[i + n - 1][1], key))
-                i += n
+            if tuple(s[2] for s in pending[:n]) == phrase:
+                yield (pending[0][0], pending[n - 1][1], key)
+                del pending[:n]
                 break
         else:
-            out.append(spans[i])
-            i += 1
-    return out
+            yield pending.pop(0)
 
 
 def fold_phrases(stems: list[str]) -> list[str]:
