@@ -184,7 +184,9 @@ def _body_text(
 
 def _link_texts(tree: lxml.html.HtmlElement) -> set[str]:
     """The whitespace-collapsed texts of the page's links."""
-    return {" ".join(el.text_content().split()) for el in _XPATH["links"](tree)} - {""}
+    texts = [*_XPATH["link_texts"](tree)]
+    texts.extend(el.text_content() for el in _XPATH["nested_links"](tree))
+    return {" ".join(text.split()) for text in texts} - {""}
 
 
 def _without_headline(text: str, title: str | None) -> str:
@@ -267,7 +269,8 @@ _XPATH = {
         ' | //*[@itemprop="dateModified"]/@content',
         "canonical": '//link[@rel="canonical"]/@href',
         "json_ld": '//script[@type="application/ld+json"]/text()',
-        "links": "//a",
+        "link_texts": "//a[not(*)]/text()",  # most links: one text node, no child element
+        "nested_links": "//a[*]",
     }.items()
 }
 
