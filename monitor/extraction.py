@@ -37,7 +37,9 @@ COMMON_DROP_TEXT = (
 )
 
 MIN_TEXT = 40  # characters: less is a menu or a caption, not an article
-TAIL_RUN = 4  # lines after the article's last sentence that can be a trailing list
+LINK_RUN = 4  # lines: a run of the page's links this long is a list of links, not the article
+LINK_COVER = 0.6  # share of a line's characters in one link for the line to be that link
+MIN_LINK = 15  # characters: shorter link texts are not looked for inside lines
 TAIL_SHARE = 0.7  # share of link-list lines that makes such a run
 PROSE_WORDS = 10  # a line of at least this many words ending a sentence reads as prose
 
@@ -178,7 +180,7 @@ def _body_text(
     if chrome:
         kept = [ln for ln, key in zip(kept, keys, strict=True) if key not in chrome]
     if not selector:
-        kept = _tail_without_lists(kept, links)
+        kept = _without_link_lists(kept, links)
     return "\n".join(kept)
 
 
@@ -204,32 +206,55 @@ def _words(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
-def _tail_without_lists(lines: list[str], links: Collection[str]) -> list[str]:
-    """The lines without a trailing run of link lists after the article's last paragraph.
+def _without_link_lists(lines: list[str], links: Collection[str]) -> list[str]:
+    """The lines without the lists of the page's links that trafilatura kept.
 
-    Pages end the article and go on with headline lists, archives and calendars that trafilatura
-    sometimes keeps: after the last line that reads as prose, a run of at least TAIL_RUN lines,
-    most of them link-dense blocks of this page (by its markup) or bare numbers and times, is
-    that, not the article's end.
+    Pages go on around the article with headline lists, archives and calendars; by the page's
+    own markup their lines are links (with a date, a time or a counter at most). A run of at
+    least LINK_RUN such lines goes wherever it is; after the article's last line that reads as
+    prose, a run of at least LINK_RUN lines most of which (TAIL_SHARE) are such goes whole.
     """
+    by_length = sorted((t for t in links if len(t) >= MIN_LINK), key=len, reverse=True)
+    listed = [_is_listed(ln, links, by_length) for ln in lines]
+    keep = [True] * len(lines)
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and listed[end]:
+            end += 1
+        if end - start >= LINK_RUN:
+            keep[start:end] = [False] * (end - start)
+        start = end + 1
     last = max((i for i, ln in enumerate(lines) if _is_prose(ln)), default=-1)
-    tail = lines[last + 1 :]
-    if last < 0 or len(tail) < TAIL_RUN:
-        return lines
-    listed = sum(1 for ln in tail if _is_listed(ln, links))
-    return lines[: last + 1] if listed >= TAIL_SHARE * len(tail) else lines
+    tail = range(last + 1, len(lines))
+    if last >= 0 and len(tail) >= LINK_RUN:
+        if sum(listed[i] for i in tail) >= TAIL_SHARE * len(tail):
+            keep[last + 1 :] = [False] * len(tail)
+    return [ln for ln, kept in zip(lines, keep, strict=True) if kept]
 
 
-def _is_listed(line: str, links: Collection[str]) -> bool:
+def _is_listed(line: str, links: Collection[str], by_length: list[str]) -> bool:
     """A link of the page (a list item or a row of link cells too), or a line without letters."""
     if not any(ch.isalpha() for ch in line):
         return True
-    if _is_link(line, links):
+    if _is_link(line, links) or _mostly_link(line, by_length):
         return True
     cells = [c.strip() for c in line.strip(" |").split("|") if c.strip()]
     return len(cells) > 1 and all(
         _is_link(c, links) or not any(x.isalpha() for x in c) for c in cells
     )
+
+
+def _mostly_link(line: str, by_length: list[str]) -> bool:
+    """Most of the line (LINK_COVER of its characters) is one link text of the page."""
+    text = " ".join(line.split())
+    least = LINK_COVER * len(text)
+    for link in by_length:
+        if len(link) < least:
+            return False
+        if len(link) <= len(text) and link in text:
+            return True
+    return False
 
 
 def _is_prose(line: str) -> bool:
