@@ -174,11 +174,13 @@ def _body_text(
     raw = (doc.text if doc is not None else "") or ""
     lines = [ln.strip() for ln in raw.splitlines()]
     kept = [ln for ln in lines if ln and not any(p.search(ln) for p in patterns)]
-    keys = [template.line_key(" ".join(ln.split()), _is_link(ln, links)) for ln in kept]
+    keys = [_line_keys(ln, links) for ln in kept]
     if blocks is not None:
-        blocks.extend(keys)
+        blocks.extend(key for line_keys in keys for key in line_keys)
     if chrome:
-        kept = [ln for ln, key in zip(kept, keys, strict=True) if key not in chrome]
+        kept = [
+            ln for ln, line_keys in zip(kept, keys, strict=True) if not _chrome(line_keys, chrome)
+        ]
     if not selector:
         kept = _without_link_lists(kept, links)
     return "\n".join(kept)
@@ -204,6 +206,22 @@ def _without_headline(text: str, title: str | None) -> str:
 
 def _words(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
+
+
+def _line_keys(line: str, links: Collection[str]) -> list[int]:
+    """The template keys of a line: its own, then its cells' if it is a table row."""
+    keys = [template.line_key(" ".join(line.split()), _is_link(line, links))]
+    if line.startswith("|"):
+        for cell in line.strip(" |").split("|"):
+            cell = " ".join(cell.split())
+            if any(ch.isalpha() for ch in cell):
+                keys.append(template.line_key(cell, _is_link(cell, links)))
+    return keys
+
+
+def _chrome(keys: list[int], chrome: Collection[int]) -> bool:
+    """The line is chrome: itself, or (a table row) each of its cells with letters."""
+    return keys[0] in chrome or (len(keys) > 1 and all(key in chrome for key in keys[1:]))
 
 
 def _without_link_lists(lines: list[str], links: Collection[str]) -> list[str]:
@@ -281,7 +299,7 @@ def _css(selector: str) -> CSSSelector:
 
 
 # Elements that never hold article text; removed in one walk of the tree.
-_NEVER_TEXT = ("script", "style", "noscript", "iframe", "template")
+_NEVER_TEXT = ("script", "style", "noscript", "iframe", "template", "select")
 _XPATH = {
     name: etree.XPath(path)
     for name, path in {
