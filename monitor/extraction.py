@@ -37,7 +37,7 @@ COMMON_DROP_TEXT = (
 )
 
 MIN_TEXT = 40  # characters: less is a menu or a caption, not an article
-LINK_RUN = 4  # lines: a run of the page's links this long is a list of links, not the article
+LINK_RUN = 3  # lines: a run of the page's links this long is a list of links, not the article
 LINK_COVER = 0.6  # share of a line's characters in one link for the line to be that link
 MIN_LINK = 15  # characters: shorter link texts are not looked for inside lines
 TAIL_SHARE = 0.7  # share of link-list lines that makes such a run

@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 
 LINK_PAGES = 1  # other pages the text of a link must be seen on to be chrome ...
-SHORT_PAGES = 2  # ... a short line (not a link) ...
+SHORT_PAGES = 1  # ... a short line (not a link) ...
 PROSE_PAGES = 3  # other pages a prose line must be seen on ...
 PROSE_SHARE = 0.3  # ... and the share of the outlet's pages that must be at least
 SHORT_WORDS = 6  # a line of fewer words is "short"
 MAX_KEYS = 20_000
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 WINDOW = 500  # pages: counts are halved after this many
 
 
@@ -43,7 +45,8 @@ def line_key(text: str, linked: bool) -> int:
     `text` is whitespace-collapsed; `linked`: the line is the text of a link of its page.
     """
     digest = hashlib.blake2b(f"{'a' if linked else 't'}|{text}".encode(), digest_size=8).digest()
-    prose = not linked and text.count(" ") + 1 >= SHORT_WORDS
+    words = text.count(" ") + 1 + len(_CJK.findall(text))  # a CJK character is a word
+    prose = not linked and words >= SHORT_WORDS
     return (int.from_bytes(digest, "big") >> 3 << 2) | (linked << 1) | prose
 
 
