@@ -37,7 +37,9 @@ COMMON_DROP_TEXT = (
 )
 
 MIN_TEXT = 40  # characters: less is a menu or a caption, not an article
-TAIL_RUN = 4  # lines after the article's last sentence that can be a trailing list
+LINK_RUN = 3  # lines: a run of the page's links this long is a list of links, not the article
+LINK_COVER = 0.6  # share of a line's characters in one link for the line to be that link
+MIN_LINK = 15  # characters: shorter link texts are not looked for inside lines
 TAIL_SHARE = 0.7  # share of link-list lines that makes such a run
 PROSE_WORDS = 10  # a line of at least this many words ending a sentence reads as prose
 
@@ -180,19 +182,24 @@ def _body_text(
     raw = (doc.text if doc is not None else "") or ""
     lines = [ln.strip() for ln in raw.splitlines()]
     kept = [ln for ln in lines if ln and not any(p.search(ln) for p in patterns)]
-    keys = [template.line_key(" ".join(ln.split()), _is_link(ln, links)) for ln in kept]
+    keys = [_line_keys(ln, links) for ln in kept]
     if blocks is not None:
-        blocks.extend(keys)
+        blocks.extend(key for line_keys in keys for key in line_keys)
     if chrome:
-        kept = [ln for ln, key in zip(kept, keys, strict=True) if key not in chrome]
+        kept = [
+            ln for ln, line_keys in zip(kept, keys, strict=True) if not _chrome(line_keys, chrome)
+        ]
     if not selector:
-        kept = _tail_without_lists(kept, links)
+        kept = _without_link_lists(kept, links)
     return "\n".join(kept)
 
 
 def _link_texts(tree: lxml.html.HtmlElement) -> set[str]:
-    """The whitespace-collapsed texts of the page's links."""
-    return {" ".join(el.text_content().split()) for el in _XPATH["links"](tree)} - {""}
+    """The texts of the page's links, stripped (plain strings: lxml's "smart" ones cost more)."""
+    texts = set(map(str.strip, _LINK_TEXTS(tree)))
+    texts.update(" ".join(el.text_content().split()) for el in _XPATH["nested_links"](tree))
+    texts.discard("")
+    return texts
 
 
 def _without_headline(text: str, title: str | None) -> str:
@@ -210,32 +217,71 @@ def _words(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
-def _tail_without_lists(lines: list[str], links: Collection[str]) -> list[str]:
-    """The lines without a trailing run of link lists after the article's last paragraph.
+def _line_keys(line: str, links: Collection[str]) -> list[int]:
+    """The template keys of a line: its own, then its cells' if it is a table row."""
+    keys = [template.line_key(" ".join(line.split()), _is_link(line, links))]
+    if line.startswith("|"):
+        for cell in line.strip(" |").split("|"):
+            cell = " ".join(cell.split())
+            if any(ch.isalpha() for ch in cell):
+                keys.append(template.line_key(cell, _is_link(cell, links)))
+    return keys
 
-    Pages end the article and go on with headline lists, archives and calendars that trafilatura
-    sometimes keeps: after the last line that reads as prose, a run of at least TAIL_RUN lines,
-    most of them link-dense blocks of this page (by its markup) or bare numbers and times, is
-    that, not the article's end.
+
+def _chrome(keys: list[int], chrome: Collection[int]) -> bool:
+    """The line is chrome: itself, or (a table row) each of its cells with letters."""
+    return keys[0] in chrome or (len(keys) > 1 and all(key in chrome for key in keys[1:]))
+
+
+def _without_link_lists(lines: list[str], links: Collection[str]) -> list[str]:
+    """The lines without the lists of the page's links that trafilatura kept.
+
+    Pages go on around the article with headline lists, archives and calendars; by the page's
+    own markup their lines are links (with a date, a time or a counter at most). A run of at
+    least LINK_RUN such lines goes wherever it is; after the article's last line that reads as
+    prose, a run of at least LINK_RUN lines most of which (TAIL_SHARE) are such goes whole.
     """
+    by_length = sorted((t for t in links if len(t) >= MIN_LINK), key=len, reverse=True)
+    listed = [_is_listed(ln, links, by_length) for ln in lines]
+    keep = [True] * len(lines)
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and listed[end]:
+            end += 1
+        if end - start >= LINK_RUN:
+            keep[start:end] = [False] * (end - start)
+        start = end + 1
     last = max((i for i, ln in enumerate(lines) if _is_prose(ln)), default=-1)
-    tail = lines[last + 1 :]
-    if last < 0 or len(tail) < TAIL_RUN:
-        return lines
-    listed = sum(1 for ln in tail if _is_listed(ln, links))
-    return lines[: last + 1] if listed >= TAIL_SHARE * len(tail) else lines
+    tail = range(last + 1, len(lines))
+    if last >= 0 and len(tail) >= LINK_RUN:
+        if sum(listed[i] for i in tail) >= TAIL_SHARE * len(tail):
+            keep[last + 1 :] = [False] * len(tail)
+    return [ln for ln, kept in zip(lines, keep, strict=True) if kept]
 
 
-def _is_listed(line: str, links: Collection[str]) -> bool:
+def _is_listed(line: str, links: Collection[str], by_length: list[str]) -> bool:
     """A link of the page (a list item or a row of link cells too), or a line without letters."""
     if not any(ch.isalpha() for ch in line):
         return True
-    if _is_link(line, links):
+    if _is_link(line, links) or _mostly_link(line, by_length):
         return True
     cells = [c.strip() for c in line.strip(" |").split("|") if c.strip()]
     return len(cells) > 1 and all(
         _is_link(c, links) or not any(x.isalpha() for x in c) for c in cells
     )
+
+
+def _mostly_link(line: str, by_length: list[str]) -> bool:
+    """Most of the line (LINK_COVER of its characters) is one link text of the page."""
+    text = " ".join(line.split())
+    least = LINK_COVER * len(text)
+    for link in by_length:
+        if len(link) < least:
+            return False
+        if len(link) <= len(text) and link in text:
+            return True
+    return False
 
 
 def _is_prose(line: str) -> bool:
@@ -262,7 +308,7 @@ def _css(selector: str) -> CSSSelector:
 
 
 # Elements that never hold article text; removed in one walk of the tree.
-_NEVER_TEXT = ("script", "style", "noscript", "iframe", "template")
+_NEVER_TEXT = ("script", "style", "noscript", "iframe", "template", "select")
 _XPATH = {
     name: etree.XPath(path)
     for name, path in {
@@ -275,9 +321,12 @@ _XPATH = {
         ' | //*[@itemprop="dateModified"]/@content',
         "canonical": '//link[@rel="canonical"]/@href',
         "json_ld": '//script[@type="application/ld+json"]/text()',
-        "links": "//a",
+        "nested_links": "//a[*]",
     }.items()
 }
+
+
+_LINK_TEXTS = etree.XPath("//a[not(*)]/text()", smart_strings=False)  # most links: one text
 
 
 def _drop_chrome(tree: lxml.html.HtmlElement, selectors: Iterable[str]) -> None:

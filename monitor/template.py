@@ -7,8 +7,8 @@ whitespace-collapsed text and its markup context on the page: whether it is the 
 (a 64-bit hash of both). `Template` counts, per key, the distinct pages it was seen on; a key
 becomes chrome once
 
-- a link or a short line (a headline in a list, "Share", a byline) was seen on at least
-  LINK_PAGES other pages;
+- the text of a link of the page (a headline in a list) was seen on at least LINK_PAGES other
+  pages, a short line ("Share", a byline) on SHORT_PAGES;
 - a prose line was seen on at least PROSE_PAGES other pages and on at least PROSE_SHARE of
   them (the outlet's standard legal line is; a sentence quoted in two or three articles is not).
 
@@ -25,24 +25,36 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 
-LINK_PAGES = 2  # other pages a link or a short line must be seen on to be chrome
+LINK_PAGES = 1  # other pages the text of a link must be seen on to be chrome ...
+SHORT_PAGES = 1  # ... a short line (not a link) ...
 PROSE_PAGES = 3  # other pages a prose line must be seen on ...
 PROSE_SHARE = 0.3  # ... and the share of the outlet's pages that must be at least
 SHORT_WORDS = 6  # a line of fewer words is "short"
 MAX_KEYS = 20_000
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 WINDOW = 500  # pages: counts are halved after this many
 
 
 def line_key(text: str, linked: bool) -> int:
-    """63 bits (an SQLite integer) whose lowest bit tells a prose line (long, not a link).
+    """63 bits (an SQLite integer): the lowest tells a prose line (long, not a link), the next
+    one a link's text.
 
     `text` is whitespace-collapsed; `linked`: the line is the text of a link of its page.
     """
     digest = hashlib.blake2b(f"{'a' if linked else 't'}|{text}".encode(), digest_size=8).digest()
-    prose = not linked and text.count(" ") + 1 >= SHORT_WORDS
-    return (int.from_bytes(digest, "big") >> 2 << 1) | prose
+    words = text.count(" ") + 1 + len(_CJK.findall(text))  # a CJK character is a word
+    prose = not linked and words >= SHORT_WORDS
+    return (int.from_bytes(digest, "big") >> 3 << 2) | (linked << 1) | prose
+
+
+def _least(key: int, prose_min: float) -> float:
+    """The number of pages a key must have been seen on to be chrome."""
+    if key & 1:
+        return prose_min
+    return LINK_PAGES if key & 2 else SHORT_PAGES
 
 
 class Template:
@@ -67,7 +79,7 @@ class Template:
                 self.counts[key] = entry = [0, 0]
             entry[0] += 1
             entry[1] = self.pages
-            least = prose_min if key & 1 else LINK_PAGES
+            least = _least(key, prose_min)
             if entry[0] - 1 < least <= entry[0]:
                 new.add(key)
         if self.pages % WINDOW == 0:
@@ -83,9 +95,7 @@ class Template:
         """The keys that are chrome for a new page (counts are of the pages already seen)."""
         prose_min = self._prose_min()
         return frozenset(
-            key
-            for key, (count, _) in self.counts.items()
-            if count >= (prose_min if key & 1 else LINK_PAGES)
+            key for key, (count, _) in self.counts.items() if count >= _least(key, prose_min)
         )
 
     def _halve(self) -> None:

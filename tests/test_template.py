@@ -126,3 +126,17 @@ def test_a_crawl_keeps_the_template_and_the_next_crawl_starts_from_it(db_path):
         assert [ln for ln in lines if ln in article.paragraphs] == article.paragraphs
         (row,) = database["templates"].rows
         assert row["pages"] == len(expected) + 1
+
+
+def test_what_one_other_page_makes_chrome_and_what_it_does_not():
+    byline = template.line_key("Фото: пресс-служба", linked=False)
+    headline = template.line_key("В Балхаше прошел фестиваль народных ремесел", linked=True)
+    sentence = template.line_key(QUOTE, linked=False)
+    unspaced = template.line_key(
+        "抗议者在市中心聚集要求政府公开预算并回应居民关于供暖的诉求", linked=False
+    )
+    learned = Template()
+    learned.observe([byline, headline, sentence, unspaced])
+    chrome = learned.chrome()
+    assert byline in chrome and headline in chrome
+    assert sentence not in chrome and unspaced not in chrome  # prose needs PROSE_PAGES pages

@@ -1,0 +1,76 @@
+"""The generic extraction path (no outlet profile) on small pages of our own: the causes of lost
+text or kept chrome found on real pages, each fixed once for all outlets."""
+
+from __future__ import annotations
+
+from monitor import extraction
+
+PARAGRAPHS = [
+    "Акимат Караганды объявил о ремонте двенадцати школ области до начала нового учебного года.",
+    "Подрядчики заменят кровлю, окна и системы отопления, а в трех школах обновят спортзалы.",
+    "В управлении образования пообещали, что занятия во время работ прерываться не будут.",
+]
+HEADLINES = [
+    "В Темиртау открыли новый детский сад на двести мест",
+    "Жители Сарани просят восстановить автобусный маршрут",
+    "Весенний паводок: в области укрепляют дамбы на трех реках",
+    "Шахтеры Караганды получили новые спасательные комплекты",
+    "В Балхаше прошел фестиваль народных ремесел",
+]
+
+
+def page(body: str, *, head: str = "", prolog: str = "<!DOCTYPE html>") -> bytes:
+    return (
+        f'{prolog}<html lang="ru"><head><meta charset="utf-8"><title>Ремонт школ</title>'
+        f"{head}</head><body>{body}</body></html>"
+    ).encode()
+
+
+def article(extra: str = "", title: str = "Ремонт школ") -> str:
+    paragraphs = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    return f"<article><h1>{title}</h1>{paragraphs}{extra}</article>"
+
+
+def latest() -> str:
+    items = "".join(
+        f'<li>12:{10 + n} <a href="/news/{n}/">{h}</a> [{300 - n}]</li>'
+        for n, h in enumerate(HEADLINES)
+    )
+    return f'<div class="latest"><ul>{items}</ul></div>'
+
+
+def text_of(body: bytes) -> list[str]:
+    return extraction.extract(body, "https://outlet.test/news/1/")["text"].split("\n")
+
+
+def test_a_comment_inside_a_paragraph_does_not_cut_it():
+    broken = PARAGRAPHS[0].replace("двенадцати ", "двенадцати <!-- -->")
+    body = page(article().replace(PARAGRAPHS[0], broken))
+    assert text_of(body) == PARAGRAPHS
+
+
+def test_an_xhtml_page_with_an_xml_declaration_is_not_refused():
+    body = page(article(), prolog='<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>')
+    assert text_of(body) == PARAGRAPHS
+
+
+def test_the_headline_is_not_repeated_at_the_top_of_the_text():
+    head = '<meta property="og:title" content="Ремонт школ">'
+    body = page(article(title="Ремонт школ"), head=head)
+    fields = extraction.extract(body, "https://outlet.test/news/1/")
+    assert fields["title"] == "Ремонт школ"
+    assert fields["text"].split("\n") == PARAGRAPHS
+
+
+def test_a_list_of_the_pages_links_after_the_article_is_not_article_text():
+    body = page(article(extra=latest()))
+    lines = text_of(body)
+    assert lines[: len(PARAGRAPHS)] == PARAGRAPHS
+    assert not any(h in line for h in HEADLINES for line in lines)
+
+
+def test_a_list_in_the_article_that_is_not_links_is_kept():
+    steps = ["Первый этап: кровля", "Второй этап: окна", "Третий этап: отопление", "Итог: сдача"]
+    items = "".join(f"<li>{s}</li>" for s in steps)
+    lines = text_of(page(article(extra=f"<ul>{items}</ul>")))
+    assert [ln.lstrip("- ") for ln in lines if "этап" in ln or "Итог" in ln] == steps
