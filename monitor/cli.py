@@ -502,11 +502,18 @@ def demo(ctx: click.Context, host: str, port: int, every: str, news_every: str) 
             obj.outlets = str(registry)
             for slug, origin in origins.items():
                 click.echo(f"replica of {slug}: {origin}", err=True)
-            ctx.invoke(seed, paths=tuple(seeding.seed_files(seeds_folder)))
-            # Replica articles are not news: no notification leaves the demo.
+            # Replica articles are not news: notifications go to the demo's own inbox on
+            # loopback, which prints them; none leaves the machine.
             for key in [k for k in os.environ if k.startswith("MONITOR_NOTIFY_")]:
                 del os.environ[key]
+            inbox = demo_mod.Inbox(lambda m: click.echo(m, err=True))
+            topics = Path(tmp) / "topics.yml"
             os.environ["MONITOR_NOTIFY_CONFIG"] = str(Path(tmp) / "notify.yml")
+            demo_mod.write_notifications(
+                Path(obj.topics), topics, Path(os.environ["MONITOR_NOTIFY_CONFIG"]), inbox
+            )
+            obj.topics = str(topics)
+            ctx.invoke(seed, paths=tuple(seeding.seed_files(seeds_folder)))
             news = demo_mod.newsroom(
                 servers, outlets.parse_every(news_every), lambda m: click.echo(m, err=True)
             )
@@ -515,6 +522,7 @@ def demo(ctx: click.Context, host: str, port: int, every: str, news_every: str) 
                     ctx.invoke(schedule, since=demo_mod.SINCE, extra=demo_mod.FAST, grace=5.0)
             finally:
                 news.stop()
+                inbox.stop()
     finally:
         for server in servers.values():
             server.stop()

@@ -127,15 +127,18 @@ def _discovery_errors(database: Any, outlet: Outlet, crawl_id: int) -> list[str]
 
 
 def _robots(database: Any, slug: str, crawl_id: int) -> str | None:
-    """robots.txt forbids requests in this crawl though it forbade none in the outlet's first
-    (or this is the first)."""
+    """robots.txt forbids requests in this crawl though it forbade none in the outlet's first.
+
+    The first crawl is the baseline: an outlet whose robots.txt always forbade some pages (the
+    query URLs of Sputnik's "load more", say) is not unhealthy for it; one that forbids its
+    feeds, sitemaps and listings from the start fails its crawl, which says why."""
     first_id, first_count = database.execute(
         "SELECT id, robots_forbidden FROM crawls WHERE outlet = ? ORDER BY id LIMIT 1", [slug]
     ).fetchone()
     forbidden = database.execute(
         "SELECT robots_forbidden FROM crawls WHERE id = ?", [crawl_id]
     ).fetchone()[0]
-    if forbidden and (first_id == crawl_id or not first_count):
+    if forbidden and first_id != crawl_id and not first_count:
         return f"robots.txt forbids us: {forbidden} request(s) not made"
     return None
 

@@ -28,7 +28,7 @@ def get_json(url: str):
 def test_demo_shows_articles_arriving_matching_and_browsable(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    log = (tmp_path / "demo.log").open("w+")
+    log = (tmp_path / "output.log").open("w+")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -79,11 +79,16 @@ def test_demo_shows_articles_arriving_matching_and_browsable(tmp_path):
         )
         with urllib.request.urlopen(f"{base}/topics/qantar", timeout=5) as page:
             assert page.status == 200
+        # the demo's inbox on loopback receives the notifications of the new matches
+        deadline = time.monotonic() + 45
+        while "notification received: " not in (tmp_path / "output.log").read_text("utf-8"):
+            assert time.monotonic() < deadline, "no notification reached the demo's inbox"
+            time.sleep(1)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
         log.close()
-        out = (tmp_path / "demo.log").read_text()
+        out = (tmp_path / "output.log").read_text()
     assert proc.returncode == 0, out[-3000:]
     assert "scheduler stopped" in out
     # the replica sites lived meanwhile: the newsroom published articles held back at the start

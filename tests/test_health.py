@@ -345,6 +345,17 @@ def test_an_outlet_whose_robots_txt_starts_forbidding_us_is_unhealthy(tmp_path, 
     )
 
 
+def test_pages_robots_txt_forbade_from_the_first_crawl_are_no_alarm(tmp_path, db_path):
+    site = RhythmSite()
+    site.robots = "User-agent: *\nDisallow: /news/\n"
+    with ReplicaServer(site) as server:
+        outlets = registry(tmp_path, server.origin)
+        crawl(server, db_path, outlets)
+        crawl(server, db_path, outlets)
+        result = health(db_path, outlets)
+    assert "robots.txt" not in result.stdout, result.stdout
+
+
 def test_page_chrome_repeated_in_new_articles_is_caught(tmp_path, db_path):
     site = RhythmSite()
     with ReplicaServer(site) as server:
