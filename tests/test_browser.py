@@ -156,6 +156,18 @@ def test_topic_page_reads_at_desktop_and_phone_width(server, browser, built, wid
     page.close()
 
 
+@pytest.mark.parametrize("width", [1280, 390])
+def test_outlets_page_fits_the_screen(server, browser, width):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(server + "/outlets/")
+    assert page.locator("h1").inner_text() == "Outlets and their health"
+    assert "Orda.kz" in page.locator("table.outlets").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"outlets-{width}.png", full_page=True)
+    page.close()
+
+
 def test_article_page_is_readable(server, profile, built):
     url = f"{server}/monitor/articles/{built.edited_id}"
     page = dom(profile, url)

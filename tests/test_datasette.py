@@ -655,3 +655,16 @@ def _escape(text: str) -> str:
     from markupsafe import escape
 
     return str(escape(text))
+
+
+def test_outlets_page_reads_without_sql(ds, rows):
+    response = get(ds, "/outlets/")
+    assert response.status_code == 200
+    html = response.text
+    assert "<h1>Outlets and their health</h1>" in html
+    assert "Orda.kz" in html and '<span class="slug">orda</span>' in html
+    for word in ("Run SQL", "Edit SQL", "Custom SQL", "last_status", "crawls_7_days"):
+        assert word not in html, word
+    (last,) = rows("select * from crawls where outlet = 'orda' order by id desc limit 1")
+    assert f"{last['requests']:,} requests · {last['new']:,} new" in html
+    assert 'href="/outlets/"' in get(ds, "/").text
