@@ -1,10 +1,16 @@
-"""A page per topic for reading, not SQL: /topics/SLUG, and its full exports.
+"""A page per topic for reading, not SQL: /topics/SLUG, its full exports, and its Atom feed.
 
 /topics/SLUG lists the topic's matches newest first (undated articles last), PAGE_SIZE a page,
 with filters for outlet, language, date range and minimum score, and each article's evidence
 behind "why it matched". /topics/SLUG.csv, .json and .jsonl export every match with the same
 filters, streamed in chunks (no row limit). An unknown topic answers 404 with the list of
 topics; a slug in other letter case redirects to the topic.
+
+/monitor/topic_feed.atom?topic=SLUG[&page=N][&size=N] is the topic's Atom feed, built by
+monitor.feed (title and subtitle name the topic, entries carry `published` and `updated`, 200
+entries a page with RFC 5005 paging links); an unknown topic answers 404 with the list of
+topics, so a misspelled topic is not mistaken for a quiet one. Articles without a web address
+(seed captures) link to their page here.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from urllib.parse import urlencode
 from datasette import hookimpl
 from datasette.utils.asgi import AsgiStream, Response
 
-from monitor import export, settings
+from monitor import export, feed, settings
 
 DATABASE = "monitor"
 PAGE_SIZE = 50
@@ -29,6 +35,16 @@ CONTENT_TYPES = {
     "jsonl": "application/x-ndjson; charset=utf-8",
 }
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FEED_PATH = f"/{DATABASE}/topic_feed.atom"
+
+_ROWS = """
+select a.id, a.url, a.outlet, a.title, a.lead, a.published, a.fetched, m.matched, m.score,
+  m.evidence
+from matches m join articles a on a.id = m.article_id
+where m.topic = :topic
+order by m.matched desc, a.published is null, a.published desc, a.id desc
+limit :size offset :offset
+"""
 
 
 @lru_cache(maxsize=4)
@@ -199,9 +215,62 @@ async def topics_index(datasette, request) -> Response:
     return Response.html(html)
 
 
+def _int(value: str | None, default: int, low: int, high: int) -> int | None:
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    return number if low <= number <= high else None
+
+
+async def topic_feed(datasette, request) -> Response:
+    db = datasette.get_database(DATABASE)
+    slug = request.args.get("topic", "")
+    known = _topic_names()
+    matched = [r[0] for r in (await db.execute("select distinct topic from matches")).rows]
+    slugs = sorted(set(known) | set(matched))
+    if slug not in slugs:
+        listing = ", ".join(slugs) or "none yet"
+        return Response.text(f"No such topic: {slug!r}. Topics: {listing}.\n", status=404)
+    page = _int(request.args.get("page"), 1, 1, 1_000_000)
+    size = _int(request.args.get("size"), feed.PAGE_SIZE, 1, feed.MAX_PAGE_SIZE)
+    if page is None or size is None:
+        return Response.text(
+            f"page must be a whole number from 1, size from 1 to {feed.MAX_PAGE_SIZE}.\n",
+            status=400,
+        )
+    total = (await db.execute("select count(*) from matches where topic = ?", [slug])).first()[0]
+    rows = await db.execute(_ROWS, {"topic": slug, "size": size, "offset": (page - 1) * size})
+    base = datasette.absolute_url(request, "/")
+    entries: list[dict[str, Any]] = []
+    for row in rows.rows:
+        entry = dict(row)
+        web = entry["url"].startswith(("http://", "https://"))
+        entry["link"] = entry["url"] if web else f"{base}{DATABASE}/articles/{entry['id']}"
+        entry["url"] = entry["link"]  # the entry's id: a seed capture's seed: name is no URL
+        entries.append(entry)
+    info = known.get(slug, {})
+    name, description = info.get("name") or slug, info.get("description", "")
+    body = feed.build(
+        topic=slug,
+        name=name,
+        description=description,
+        feed_url=f"{base}{FEED_PATH.lstrip('/')}?topic={slug}",
+        home_url=f"{base}{DATABASE}/topic?topic={slug}",
+        entries=entries,
+        total=total,
+        page=page,
+        size=size,
+    )
+    return Response(body, content_type="application/atom+xml; charset=utf-8")
+
+
 @hookimpl
 def register_routes():
     return [
+        ("^" + re.escape(FEED_PATH) + "$", topic_feed),
         (r"^/topics/?$", topics_index),
         (r"^/topics/(?P<slug>[^/.]+)\.(?P<format>csv|jsonl|json)$", topic_export),
         (r"^/topics/(?P<slug>[^/.]+)/?$", topic_page),
