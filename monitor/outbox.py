@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor import db, notify
+from monitor.processes import alive
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def recover(database: Any, now: datetime) -> int:
     recovered = 0
     for pid, claimed in rows:
         stale = claimed is None or claimed < _iso(now - STALE_CLAIM)
-        if not stale and (pid == os.getpid() or _alive(pid)):
+        if not stale and (pid == os.getpid() or alive(pid)):
             continue
         with db.writing(database):
             cursor = database.execute(
@@ -283,15 +284,4 @@ def summary(database: Any) -> dict[str, Any]:
         "WHERE last_error IS NOT NULL ORDER BY id DESC LIMIT 1"
     ).fetchone()
     return {"counts": counts, "last_error": last}
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True

@@ -41,9 +41,9 @@ def process_start(pid: int) -> tuple[float | None, bool]:
     except FileNotFoundError:
         if os.path.isdir("/proc/self"):
             return None, False
-        return None, _exists(pid)
+        return None, alive(pid)
     except OSError:
-        return None, _exists(pid)
+        return None, alive(pid)
     fields = stat[stat.rfind(")") + 2 :].split()
     if fields[0] in ("Z", "X"):  # dead, waiting for its parent to collect its status
         return None, False
@@ -53,7 +53,10 @@ def process_start(pid: int) -> tuple[float | None, bool]:
     return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK"), True
 
 
-def _exists(pid: int) -> bool:
+def alive(pid: int | None) -> bool:
+    """True if a process with this pid exists (whoever it belongs to)."""
+    if not pid:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

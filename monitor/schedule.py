@@ -34,6 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import dates, db
 from monitor.outlets import Outlet
+from monitor.processes import alive
 from monitor.runner import CrawlRunner
 
 logger = logging.getLogger("monitor.schedule")
@@ -317,7 +318,7 @@ def status_rows(database: Any, outlets: list[Outlet], now: datetime | None = Non
     scheduled = {}
     if "schedule" in database.table_names():
         for row in database["schedule"].rows:
-            if _alive(row["scheduler_pid"]):
+            if alive(row["scheduler_pid"]):
                 scheduled[row["outlet"]] = row["next_run"]
     rows = []
     for outlet in outlets:
@@ -347,15 +348,4 @@ def status_rows(database: Any, outlets: list[Outlet], now: datetime | None = Non
             }
         )
     return rows
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
