@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,9 +23,6 @@ from monitor.topics import Topic, TopicError, load_topics, match_article
 logger = logging.getLogger(__name__)
 
 BATCH = 500
-# A rematch of at least PARALLEL_FROM articles scores in PARALLEL processes.
-PARALLEL = max(1, min(4, os.cpu_count() or 1))
-PARALLEL_FROM = 2000
 
 
 def match(topics: list[Any], fields: dict[str, Any]) -> list[Any]:
@@ -134,36 +130,28 @@ def rematch(
                 f"DELETE FROM matches WHERE topic NOT IN ({','.join('?' * len(slugs))})", slugs
             )
     select = "SELECT id, title, lead, text, published, lang FROM articles "
-    # Batches are scored outside the write lock (in parallel for a large database) and written
-    # under it; an article a crawl changes meanwhile has a newer `fetched` and is scored again
-    # by the last pass.
-    scorer = _Scorer(topics, PARALLEL if total >= PARALLEL_FROM else 1)
-    try:
-        while True:
-            rows = database.execute(
-                select + "WHERE id > ? ORDER BY id LIMIT ?", [last_id, BATCH]
-            ).fetchall()
-            if not rows:
-                # The last pass: whatever a crawl stored or updated since the rematch began,
-                # read, scored and written while this process holds the write lock.
-                with _lock(database, dry_run):
-                    since = "" if dry_run else "OR fetched >= ? "  # a dry run reads no writes
-                    rows = database.execute(
-                        select + "WHERE id > ? " + since + "ORDER BY id",
-                        [last_id, stamp][: 2 - dry_run],
-                    ).fetchall()
-                    _apply(database, rows, scorer(rows), topics, changes, dry_run)
-                done += sum(row[0] > last_id for row in rows)
-                break
-            scored = scorer(rows)
+    while True:
+        rows = database.execute(
+            select + "WHERE id > ? ORDER BY id LIMIT ?", [last_id, BATCH]
+        ).fetchall()
+        if not rows:
+            # The last pass: whatever a crawl stored or updated since the rematch began, read
+            # and written while this process holds the write lock.
             with _lock(database, dry_run):
-                _apply(database, rows, scored, topics, changes, dry_run)
-            done += len(rows)
-            last_id = rows[-1][0]
-            if progress:
-                progress(done, total, time.perf_counter() - started)
-    finally:
-        scorer.close()
+                since = "" if dry_run else "OR fetched >= ? "  # a dry run reads no one's writes
+                rows = database.execute(
+                    select + "WHERE id > ? " + since + "ORDER BY id",
+                    [last_id, stamp][: 2 - dry_run],
+                ).fetchall()
+                _apply(database, topics, rows, changes, dry_run)
+            done += sum(row[0] > last_id for row in rows)
+            break
+        with _lock(database, dry_run):
+            _apply(database, topics, rows, changes, dry_run)
+        done += len(rows)
+        last_id = rows[-1][0]
+        if progress:
+            progress(done, total, time.perf_counter() - started)
     seconds = time.perf_counter() - started
     if dry_run:
         after = dict(before)
@@ -194,76 +182,26 @@ def _lock(database: Any, dry_run: bool) -> Any:
     return contextlib.nullcontext() if dry_run else db.writing(database)
 
 
-def _score(topics: list[Topic], rows: list[Any]) -> list[list[Any]]:
-    """The matches of each row (id, title, lead, text, published, lang)."""
-    return [
-        match_article(
-            topics,
-            title=row[1] or "",
-            lead=row[2] or "",
-            text=row[3] or "",
-            published=row[4],
-            lang=row[5],
+def _apply(
+    database: Any, topics: list[Topic], rows: list[Any], changes: dict[str, Change], dry: bool
+) -> None:
+    """Score `rows` and write their matches, or (dry) note the matches gained and lost."""
+    from monitor import db
+
+    results = [
+        (
+            row,
+            match_article(
+                topics,
+                title=row[1] or "",
+                lead=row[2] or "",
+                text=row[3] or "",
+                published=row[4],
+                lang=row[5],
+            ),
         )
         for row in rows
     ]
-
-
-_worker_topics: list[Topic] = []
-
-
-def _start_worker(topics: list[Topic]) -> None:
-    global _worker_topics
-    _worker_topics = topics
-
-
-def _score_in_worker(rows: list[Any]) -> list[list[Any]]:
-    return _score(_worker_topics, rows)
-
-
-class _Scorer:
-    """Scores batches of rows: in this process, or, for a large database, in PARALLEL worker
-    processes (matching is CPU-bound; the first sight of each word costs the analyser most)."""
-
-    def __init__(self, topics: list[Topic], parallel: int):
-        self.topics = topics
-        self.pool: Any = None
-        if parallel > 1:
-            import multiprocessing  # here: the extraction workers import this module
-            from concurrent.futures import ProcessPoolExecutor
-
-            self.pool = ProcessPoolExecutor(
-                parallel,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(topics,),
-            )
-        self.parallel = parallel
-
-    def __call__(self, rows: list[Any]) -> list[list[Any]]:
-        if self.pool is None or len(rows) < 2 * self.parallel:
-            return _score(self.topics, rows)
-        size = -(-len(rows) // self.parallel)
-        parts = [rows[i : i + size] for i in range(0, len(rows), size)]
-        return [found for part in self.pool.map(_score_in_worker, parts) for found in part]
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
-
-
-def _apply(
-    database: Any,
-    rows: list[Any],
-    scored: list[list[Any]],
-    topics: list[Topic],
-    changes: dict[str, Change],
-    dry: bool,
-) -> None:
-    """Write the matches of `rows`, or (dry) note the matches gained and lost."""
-    from monitor import db
-
-    results = list(zip(rows, scored, strict=True))
     if not dry:
         for row, matches in results:
             db.save_matches(database, row[0], matches)
