@@ -96,6 +96,22 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Passing:
+    """The topic's `passing` option: when an article only mentions the topic in passing.
+
+    An article is a passing mention when its title and lead carry no evidence, the `anchors`
+    (the concepts that name the events or their time) occur in one body sentence only, every
+    hit of the rules that fired lies within `reach` sentences of it, and the rest of the story
+    touches fewer than `min_aspects` of the `aspects` (what happened). It then does not match.
+    """
+
+    anchors: frozenset[str]
+    aspects: frozenset[str]
+    reach: int = 1
+    min_aspects: int = 2
+
+
+@dataclass(frozen=True)
 class Topic:
     """A topic with its compiled concepts and rules."""
 
@@ -109,6 +125,7 @@ class Topic:
     concepts: Mapping[str, tuple[Term, ...]]
     rules: tuple[Rule, ...]
     period: tuple[date, date] | None  # when the topic's events happened (first and last day)
+    passing: Passing | None  # when a mention in passing does not match (None: never)
     _exact: Mapping[str, tuple[Term, ...]] = field(repr=False, compare=False)
     _prefixes: Mapping[str, tuple[Term, ...]] = field(repr=False, compare=False)  # by 3 letters
     _regexes: tuple[Term, ...] = field(repr=False, compare=False)
