@@ -268,15 +268,23 @@ def _passing_mention(
         if rule.kind not in ("any", "near"):
             continue  # all/distinct say that concepts occur, not where
         for _, found in firings:
-            for hit in found:
-                if (
-                    article.field_of(hit) != "text"
-                    or abs(rank[hit.sentence] - rank[sentence]) > passing.reach
-                ):
-                    return None
-    aspects = sum(
-        any(h.sentence != sentence for h in hits.get(concept, ())) for concept in passing.aspects
-    )
+            if any(article.field_of(hit) != "text" for hit in found):
+                return None  # the title or lead carries evidence
+            if any(hit.sentence == sentence for hit in found):
+                continue  # it leans on the mention, however far its other hit is
+            if any(abs(rank[hit.sentence] - rank[sentence]) > passing.reach for hit in found):
+                return None  # evidence of its own elsewhere in the story
+    aspects = 0
+    for concept in passing.aspects:
+        elsewhere = [h for h in hits.get(concept, ()) if h.sentence != sentence]
+        if elsewhere:
+            aspects += 1
+        for hit in elsewhere:
+            if (
+                article.field_of(hit) != "text"
+                or abs(rank[hit.sentence] - rank[sentence]) > passing.reach
+            ):
+                return None  # the story comes back to what happened
     if aspects >= passing.min_aspects:
         return None
     return tuple(sorted(anchors, key=_start)), aspects
@@ -289,9 +297,10 @@ def _passing_evidence(
     anchors, aspects = found
     return {
         "rule": (
-            "passing mention: nothing in the title or lead, named in this sentence only, "
-            f"all evidence within {passing.reach} sentence(s) of it, {aspects} aspect(s) "
-            f"elsewhere (fewer than {passing.min_aspects})"
+            "passing mention: nothing fired in the title or lead, the topic is named in this "
+            f"sentence only, every rule fired on it or within {passing.reach} sentence(s) of it, "
+            f"and the rest touches {aspects} aspect(s) nearby (a story about it: "
+            f"{passing.min_aspects}, or one further away)"
         ),
         "weight": -round(score, 2),
         "term": " ~ ".join(dict.fromkeys(h.term.text for h in anchors)),

@@ -99,10 +99,12 @@ class Rule:
 class Passing:
     """The topic's `passing` option: when an article only mentions the topic in passing.
 
-    An article is a passing mention when its title and lead carry no evidence, the `anchors`
-    (the concepts that name the events or their time) occur in one body sentence only, every
-    hit of the rules that fired lies within `reach` sentences of it, and the rest of the story
-    touches fewer than `min_aspects` of the `aspects` (what happened). It then does not match.
+    An article that reaches the threshold is a passing mention, and does not match, when no
+    rule fired in its title or lead, the `anchors` (the concepts that name the events or their
+    time) occur in one body sentence only, every any/near firing either has a hit in that
+    sentence or lies within `reach` sentences of it, and the `aspects` (what happened) occur
+    outside that sentence only within `reach` sentences of it and as fewer than `min_aspects`
+    distinct concepts.
     """
 
     anchors: frozenset[str]
