@@ -264,6 +264,12 @@ def _passing_mention(
         return None
     # Distances count sentences that hold words (a blank line is no sentence).
     rank = {s: i for i, s in enumerate(sorted(set(article.sentences)))}
+    # A mention is in passing only in a story that is mostly about something else: the body
+    # sentences beyond `reach` at least as many as the mention and its neighbours.
+    body = [s for s in rank if article.sentence_field[s] == "text"]
+    near = sum(abs(rank[s] - rank[sentence]) <= passing.reach for s in body)
+    if len(body) - near < near:
+        return None
     for rule, firings in positive:
         if rule.kind not in ("any", "near"):
             continue  # all/distinct say that concepts occur, not where
