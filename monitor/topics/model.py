@@ -100,7 +100,8 @@ class Passing:
     """The topic's `passing` option: when an article only mentions the topic in passing.
 
     An article that reaches the threshold is a passing mention, and does not match, when no
-    rule fired in its title or lead, the `anchors` (the concepts that name the events or their
+    rule fired in its title or lead, its body has at least as many sentences beyond `reach` of
+    the mention as within it, the `anchors` (the concepts that name the events or their
     time) occur in one body sentence only, every any/near firing either has a hit in that
     sentence or lies within `reach` sentences of it, and the `aspects` (what happened) occur
     outside that sentence only within `reach` sentences of it and as fewer than `min_aspects`
