@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.topics import TopicError, load_topics, match_article
+from monitor.topics import TopicError, load_topics, match_article, score_article
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS = ROOT / "seeds" / "topics.yml"
@@ -1366,3 +1366,173 @@ def test_one_sentence_about_the_events_in_another_story_never_matches(
         topics, title=story[0], text="\n".join(paragraphs), published=published, lang=lang
     )
     assert found == []
+
+
+# A passing mention whose neighbours hold court and law words: near rules reach across the
+# sentence breaks, so the sentence cap alone lets it through; the topic's `passing` keeps it out.
+COURT_STORY = {
+    "ru": [
+        "Верховный суд Казахстана предложил расширить круг дел, которые рассматривают присяжные.",
+        "По словам председателя суда, в прошлом году присяжные участвовали в трёхстах процессах.",
+        "Законопроект обсудят в Мажилисе осенью, а вступить в силу он может с 2026 года.",
+        "Юристы напоминают, что оправдательных приговоров по-прежнему меньше одного процента.",
+        "Министерство юстиции поддержало инициативу и подготовит поправки к кодексу.",
+    ],
+    "kk": [
+        "Жоғарғы сот алқабилер қарайтын істердің аясын кеңейтуді ұсынды.",
+        "Сот төрағасының айтуынша, өткен жылы алқабилер үш жүзге жуық процеске қатысқан.",
+        "Заң жобасын Мәжіліс күзде қарайды, ол 2026 жылдан бастап күшіне енуі мүмкін.",
+        "Заңгерлердің айтуынша, ақталу үкімдері елде әлі де бір пайыздан аз.",
+        "Әділет министрлігі бастаманы қолдап, кодекске түзетулер дайындайды.",
+    ],
+}
+COURT_TITLE = {
+    "ru": "Присяжным могут передать больше дел",
+    "kk": "Алқабилерге көбірек іс берілуі мүмкін",
+}
+COURT_MENTION = {
+    ("ru", "2022"): "Кодекс в последний раз меняли после трагических событий января 2022 года, "
+    "когда суды рассматривали сотни дел.",
+    ("ru", "undated"): "Кодекс в последний раз меняли после январских событий, когда суды "
+    "рассматривали сотни дел.",
+    ("kk", "2022"): "Кодекс соңғы рет 2022 жылғы қаңтар оқиғаларынан кейін өзгерді, сол кезде "
+    "соттар жүздеген істі қарады.",
+    ("kk", "undated"): "Кодекс соңғы рет Қаңтар қасіретінен кейін өзгерді, сол кезде соттар "
+    "жүздеген істі қарады.",
+}
+# The story comes back to what happened, later on: detainees and torture complaints.
+COURT_AFTERMATH = {
+    "ru": "Позже жалобы задержанных на пытки проверяла прокуратура.",
+    "kk": "Кейін ұсталғандардың азаптау туралы шағымдарын прокуратура тексерді.",
+}
+
+
+def court_story(lang: str, year: str, position: int) -> str:
+    story = COURT_STORY[lang]
+    return "\n".join([*story[:position], COURT_MENTION[(lang, year)], *story[position:]])
+
+
+@pytest.fixture(scope="module")
+def topics_without_passing(tmp_path_factory):
+    """The qantar topic as it would be without its `passing` option."""
+    source = TOPICS.read_text(encoding="utf-8")
+    start = source.index("    passing:\n")
+    end = source.index("\n    concepts:", start)
+    assert "min_aspects" in source[start:end]
+    path = tmp_path_factory.mktemp("topics") / "topics.yml"
+    path.write_text(source[:start] + source[end + 1 :], encoding="utf-8")
+    (topic,) = load_topics(path)
+    assert topic.passing is None
+    return [topic]
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+@pytest.mark.parametrize("year", ["2022", "undated"])
+@pytest.mark.parametrize("position", [0, 2, 5], ids=["first", "middle", "last"])
+@pytest.mark.parametrize("published", ["2024-03-15", None])
+def test_a_passing_mention_that_near_rules_tie_to_its_neighbours_does_not_match(
+    topics, topics_without_passing, lang, year, position, published
+):
+    article = {
+        "title": COURT_TITLE[lang],
+        "text": court_story(lang, year, position),
+        "published": published,
+        "lang": lang,
+    }
+    # Without the option the neighbours' court words lift the mention over the threshold.
+    assert [m.topic for m in match_article(topics_without_passing, **article)] == ["qantar"]
+    assert match_article(topics, **article) == []
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_match_says_why_an_article_is_a_passing_mention(topics, lang):
+    text = court_story(lang, "2022", 2)
+    (result,) = score_article(topics, title=COURT_TITLE[lang], text=text, lang=lang)
+    assert not result.matched
+    assert result.score == 0
+    verdict = result.evidence[-1]
+    assert verdict["rule"].startswith("passing mention: ")
+    assert verdict["field"] == "text"
+    assert verdict["weight"] < 0
+    assert "2022" in verdict["snippet"]
+    assert verdict["snippet"].strip("…") in " ".join(text.split())
+    # The rules that fired are still listed above the verdict.
+    assert any(e["weight"] > 0 for e in result.evidence[:-1])
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+@pytest.mark.parametrize("year", ["2022", "undated"])
+def test_a_report_whose_title_names_the_events_still_matches(topics, lang, year):
+    title = {
+        "ru": "Процессуальный кодекс изменят по итогам январских событий",
+        "kk": "Қаңтар оқиғасынан кейін процестік кодекс өзгереді",
+    }[lang]
+    found = match_article(topics, title=title, text=court_story(lang, year, 2), lang=lang)
+    assert [m.topic for m in found] == ["qantar"]
+    assert not any(e["rule"].startswith("passing") for e in found[0].evidence)
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_a_story_that_comes_back_to_what_happened_is_not_a_passing_mention(topics, lang):
+    text = court_story(lang, "2022", 0) + "\n" + COURT_AFTERMATH[lang]
+    found = match_article(topics, title=COURT_TITLE[lang], text=text, lang=lang)
+    assert [m.topic for m in found] == ["qantar"]
+
+
+@pytest.mark.parametrize(
+    ("passing", "key"),
+    [
+        ("{anchors: [month]}", "passing"),
+        ("{anchors: [months], aspects: [event]}", "passing.anchors"),
+        ("{anchors: [month], aspects: event}", "passing.aspects"),
+        ("{anchors: [month], aspects: [event], reach: -1}", "passing.reach"),
+        ("{anchors: [month], aspects: [event], min_aspects: many}", "passing.min_aspects"),
+        ("{anchors: [month], aspects: [event], span: 2}", "passing.span"),
+    ],
+)
+def test_a_broken_passing_option_names_its_key(tmp_path, passing, key):
+    path = write(
+        tmp_path, TOPIC.replace("    threshold: 2", f"    threshold: 2\n    passing: {passing}")
+    )
+    with pytest.raises(TopicError) as error:
+        load_topics(path)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: topic 'demo': key '{key}': ")
+
+
+def test_a_passing_option_with_defaults_loads(tmp_path):
+    path = write(
+        tmp_path,
+        TOPIC.replace(
+            "    threshold: 2",
+            "    threshold: 2\n    passing: {anchors: [month], aspects: [event]}",
+        ),
+    )
+    (topic,) = load_topics(path)
+    assert (topic.passing.anchors, topic.passing.aspects) == ({"month"}, {"event"})
+    assert (topic.passing.reach, topic.passing.min_aspects) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "text"),
+    [
+        (
+            "ru",
+            "Депутаты обратились к правительству",
+            "Депутаты Мажилиса потребовали опубликовать имена всех погибших во время январских "
+            "событий 2022 года. Обращение направлено в Генпрокуратуру.",
+        ),
+        (
+            "kk",
+            "Депутаттар үкіметке жүгінді",
+            "Мәжіліс депутаттары 2022 жылғы қаңтар оқиғаларында қаза тапқандардың есімдерін "
+            "жариялауды талап етті. Олардың айтуынша, тергеу әлі аяқталған жоқ.",
+        ),
+    ],
+)
+def test_a_short_report_that_is_all_about_the_events_is_not_a_passing_mention(
+    topics, lang, title, text
+):
+    found = match_article(topics, title=title, text=text, lang=lang)
+    assert [m.topic for m in found] == ["qantar"]

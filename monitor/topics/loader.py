@@ -13,14 +13,23 @@ from typing import Any
 import yaml
 
 from monitor.topics.compiler import Context, compile_concepts, compile_rule, term_index
-from monitor.topics.model import DEFAULT_FIELD_WEIGHTS, FIELDS, SLUG, Topic, TopicError
+from monitor.topics.model import (
+    DEFAULT_FIELD_WEIGHTS,
+    FIELDS,
+    MAX_TIMES,
+    SLUG,
+    Passing,
+    Topic,
+    TopicError,
+)
 
 # `notify` (destination names) is read by monitor/notify.py, not here.
 _TOPIC_KEYS = {
     "slug", "name", "description", "seeds", "threshold", "sentence_cap", "fields", "concepts",
-    "rules", "period", "notify",
+    "rules", "period", "notify", "passing",
 }  # fmt: skip
 _REQUIRED_KEYS = ("slug", "name", "description", "threshold", "concepts", "rules")
+_PASSING_KEYS = {"anchors", "aspects", "reach", "min_aspects"}
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser if built
@@ -135,6 +144,7 @@ def _compile_topic(ctx: Context, raw: Any) -> Topic:
         concepts=concepts,
         rules=rules,
         period=period,
+        passing=_passing(ctx, raw.get("passing"), concepts),
         **term_index(concepts),
     )
 
@@ -195,3 +205,38 @@ def _period(ctx: Context, value: Any) -> tuple[date, date] | None:
     if days[0] > days[1]:
         raise ctx.error("period", "'from' is after 'to'")
     return days[0], days[1]
+
+
+def _passing(ctx: Context, value: Any, concepts: dict[str, Any]) -> Passing | None:
+    """The topic's `passing: {anchors: [...], aspects: [...], reach: 1, min_aspects: 2}`."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not {"anchors", "aspects"} <= set(value):
+        raise ctx.error("passing", "expected {anchors: [concept, ...], aspects: [concept, ...]}")
+    for key in value:
+        if key not in _PASSING_KEYS:
+            raise ctx.error(
+                f"passing.{key}", f"unknown key (use {', '.join(sorted(_PASSING_KEYS))})"
+            )
+    names: dict[str, frozenset[str]] = {}
+    for key in ("anchors", "aspects"):
+        items = value[key]
+        if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+            raise ctx.error(f"passing.{key}", "expected a list of concept names")
+        for item in items:
+            if item not in concepts:
+                raise ctx.error(f"passing.{key}", f"unknown concept {item!r}")
+        names[key] = frozenset(items)
+    numbers = {}
+    for key, default, lowest in (("reach", 1, 0), ("min_aspects", 2, 1)):
+        number = value.get(key, default)
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, int)
+            or not lowest <= number <= MAX_TIMES
+        ):
+            raise ctx.error(
+                f"passing.{key}", f"must be a whole number from {lowest} to {MAX_TIMES}"
+            )
+        numbers[key] = number
+    return Passing(names["anchors"], names["aspects"], **numbers)

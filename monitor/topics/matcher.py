@@ -22,6 +22,7 @@ from monitor.topics.model import (
     MAX_TERM_WORDS,
     SNIPPET_CHARS,
     Group,
+    Passing,
     Rule,
     Term,
     Topic,
@@ -227,16 +228,91 @@ def _match_topic(topic: Topic, article: _Article, explain: bool) -> Match | None
     for rule, firings in fired:
         if rule.discard:
             _discard(hits, firings)
-    fired += _fire(topic, hits, article, negative=False)
+    positive = _fire(topic, hits, article, negative=False)
+    fired += positive
     score = _score(fired, article, topic.sentence_cap)
-    if score < topic.threshold and not explain:
+    passing = None
+    if topic.passing is not None and score >= topic.threshold:
+        passing = _passing_mention(topic.passing, positive, hits, article)
+    if (score < topic.threshold or passing is not None) and not explain:
         return None
     evidence = [
         _evidence(rule, factor, found, article)
         for rule, firings in fired
         for factor, found in firings
     ]
+    if passing is not None:
+        evidence.append(_passing_evidence(topic.passing, passing, score, article))
+        score = 0.0
     return Match(topic.slug, round(score, 2), evidence, topic.threshold)
+
+
+def _passing_mention(
+    passing: Passing,
+    positive: list[tuple[Rule, list[Firing]]],
+    hits: Mapping[str, list[Hit]],
+    article: _Article,
+) -> tuple[tuple[Hit, ...], int] | None:
+    """The anchor hits of the one sentence an article mentions the topic in, and how many
+    aspects the rest of it touches, when it is a passing mention (see Passing); else None."""
+    anchors = [h for concept in passing.anchors for h in hits.get(concept, ())]
+    sentences = {h.sentence for h in anchors}
+    if len(sentences) != 1:
+        return None
+    (sentence,) = sentences
+    if article.sentence_field[sentence] != "text":
+        return None
+    # Distances count sentences that hold words (a blank line is no sentence).
+    rank = {s: i for i, s in enumerate(sorted(set(article.sentences)))}
+    # A mention is in passing only in a story that is mostly about something else: the body
+    # sentences beyond `reach` at least as many as the mention and its neighbours.
+    body = [s for s in rank if article.sentence_field[s] == "text"]
+    near = sum(abs(rank[s] - rank[sentence]) <= passing.reach for s in body)
+    if len(body) - near < near:
+        return None
+    for rule, firings in positive:
+        if rule.kind not in ("any", "near"):
+            continue  # all/distinct say that concepts occur, not where
+        for _, found in firings:
+            if any(article.field_of(hit) != "text" for hit in found):
+                return None  # the title or lead carries evidence
+            if any(hit.sentence == sentence for hit in found):
+                continue  # it leans on the mention, however far its other hit is
+            if any(abs(rank[hit.sentence] - rank[sentence]) > passing.reach for hit in found):
+                return None  # evidence of its own elsewhere in the story
+    aspects = 0
+    for concept in passing.aspects:
+        elsewhere = [h for h in hits.get(concept, ()) if h.sentence != sentence]
+        if elsewhere:
+            aspects += 1
+        for hit in elsewhere:
+            if (
+                article.field_of(hit) != "text"
+                or abs(rank[hit.sentence] - rank[sentence]) > passing.reach
+            ):
+                return None  # the story comes back to what happened
+    if aspects >= passing.min_aspects:
+        return None
+    return tuple(sorted(anchors, key=_start)), aspects
+
+
+def _passing_evidence(
+    passing: Passing, found: tuple[tuple[Hit, ...], int], score: float, article: _Article
+) -> dict[str, Any]:
+    """The evidence line that says why the article is a passing mention."""
+    anchors, aspects = found
+    return {
+        "rule": (
+            "passing mention: nothing fired in the title or lead, the topic is named in this "
+            f"sentence only, every rule fired on it or within {passing.reach} sentence(s) of it, "
+            f"and the rest touches {aspects} aspect(s) nearby (a story about it: "
+            f"{passing.min_aspects}, or one further away)"
+        ),
+        "weight": -round(score, 2),
+        "term": " ~ ".join(dict.fromkeys(h.term.text for h in anchors)),
+        "field": "text",
+        "snippet": _snippet(article.fields["text"], list(anchors)),
+    }
 
 
 def _score(fired: list[tuple[Rule, list[Firing]]], article: _Article, cap: float | None) -> float:

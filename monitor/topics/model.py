@@ -96,6 +96,25 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Passing:
+    """The topic's `passing` option: when an article only mentions the topic in passing.
+
+    An article that reaches the threshold is a passing mention, and does not match, when no
+    rule fired in its title or lead, its body has at least as many sentences beyond `reach` of
+    the mention as within it, the `anchors` (the concepts that name the events or their
+    time) occur in one body sentence only, every any/near firing either has a hit in that
+    sentence or lies within `reach` sentences of it, and the `aspects` (what happened) occur
+    outside that sentence only within `reach` sentences of it and as fewer than `min_aspects`
+    distinct concepts.
+    """
+
+    anchors: frozenset[str]
+    aspects: frozenset[str]
+    reach: int = 1
+    min_aspects: int = 2
+
+
+@dataclass(frozen=True)
 class Topic:
     """A topic with its compiled concepts and rules."""
 
@@ -109,6 +128,7 @@ class Topic:
     concepts: Mapping[str, tuple[Term, ...]]
     rules: tuple[Rule, ...]
     period: tuple[date, date] | None  # when the topic's events happened (first and last day)
+    passing: Passing | None  # when a mention in passing does not match (None: never)
     _exact: Mapping[str, tuple[Term, ...]] = field(repr=False, compare=False)
     _prefixes: Mapping[str, tuple[Term, ...]] = field(repr=False, compare=False)  # by 3 letters
     _regexes: tuple[Term, ...] = field(repr=False, compare=False)
