@@ -322,11 +322,31 @@ _XPATH = {
         "canonical": '//link[@rel="canonical"]/@href',
         "json_ld": '//script[@type="application/ld+json"]/text()',
         "nested_links": "//a[*]",
+        "commented": '//*[contains(translate(@class, "C", "c"), "comment")'
+        ' or contains(translate(@id, "C", "c"), "comment")'
+        ' or contains(@itemtype, "/Comment") or @itemprop="comment"]',
+        "article": "descendant::h1 | descendant::article"
+        ' | descendant::*[@itemprop="articleBody"]',
     }.items()
 }
 
 
 _LINK_TEXTS = etree.XPath("//a[not(*)]/text()", smart_strings=False)  # most links: one text
+
+
+# "comment" as a word of a class or an id: `comments`, `b-comments-item`, `vk_comments`,
+# `lastComments` (not `nocomment`-like run-ins, nor a word merely beginning with it elsewhere).
+_COMMENT_NAME = re.compile(r"(?:^|[^A-Za-z])[cC]omment|(?<=[a-z])Comment")
+
+
+def _is_comments(el: lxml.html.HtmlElement) -> bool:
+    """A reader-comment block (by its class, id or microdata) that does not hold the article."""
+    if el.tag in ("html", "body", "article", "main"):
+        return False
+    named = any(_COMMENT_NAME.search(el.get(a) or "") for a in ("class", "id"))
+    if not named and "/Comment" not in (el.get("itemtype") or "") and el.get("itemprop") != "comment":
+        return False
+    return not _XPATH["article"](el)
 
 
 def _drop_chrome(tree: lxml.html.HtmlElement, selectors: Iterable[str]) -> None:
@@ -335,6 +355,9 @@ def _drop_chrome(tree: lxml.html.HtmlElement, selectors: Iterable[str]) -> None:
     # which may be positional (ul:last-of-type), apply one after the other, as written.
     for el in list(tree.iter(*_NEVER_TEXT)):
         el.drop_tree()
+    for el in _XPATH["commented"](tree):
+        if _is_comments(el):
+            el.drop_tree()
     for selector in selectors:
         for el in _css(selector)(tree):
             el.drop_tree()
