@@ -325,6 +325,8 @@ _XPATH = {
         "commented": '//*[contains(translate(@class, "C", "c"), "comment")'
         ' or contains(translate(@id, "C", "c"), "comment")'
         ' or contains(@itemtype, "/Comment") or @itemprop="comment"]',
+        "comments_anchor": '//a[not(@href) and not(normalize-space())]'
+        '[starts-with(translate(@name, "C", "c"), "comment")]',
         "article": "descendant::h1 | descendant::article"
         ' | descendant::*[@itemprop="articleBody"]',
     }.items()
@@ -346,7 +348,11 @@ def _is_comments(el: lxml.html.HtmlElement) -> bool:
     named = any(_COMMENT_NAME.search(el.get(a) or "") for a in ("class", "id"))
     if not named and "/Comment" not in (el.get("itemtype") or "") and el.get("itemprop") != "comment":
         return False
-    return not _XPATH["article"](el)
+    return _holds_no_article(el)
+
+
+def _holds_no_article(el: lxml.html.HtmlElement) -> bool:
+    return el.tag not in ("html", "body", "article", "main") and not _XPATH["article"](el)
 
 
 def _drop_chrome(tree: lxml.html.HtmlElement, selectors: Iterable[str]) -> None:
@@ -358,6 +364,10 @@ def _drop_chrome(tree: lxml.html.HtmlElement, selectors: Iterable[str]) -> None:
     for el in _XPATH["commented"](tree):
         if _is_comments(el):
             el.drop_tree()
+    for anchor in _XPATH["comments_anchor"](tree):  # <a name="comments"></a> opens the block
+        for el in list(anchor.itersiblings()):
+            if _holds_no_article(el):
+                el.drop_tree()
     for selector in selectors:
         for el in _css(selector)(tree):
             el.drop_tree()
