@@ -325,10 +325,9 @@ _XPATH = {
         "commented": '//*[contains(translate(@class, "C", "c"), "comment")'
         ' or contains(translate(@id, "C", "c"), "comment")'
         ' or contains(@itemtype, "/Comment") or @itemprop="comment"]',
-        "comments_anchor": '//a[not(@href) and not(normalize-space())]'
+        "comments_anchor": "//a[not(@href) and not(normalize-space())]"
         '[starts-with(translate(@name, "C", "c"), "comment")]',
-        "article": "descendant::h1 | descendant::article"
-        ' | descendant::*[@itemprop="articleBody"]',
+        "article": 'descendant::h1 | descendant::article | descendant::*[@itemprop="articleBody"]',
     }.items()
 }
 
@@ -346,7 +345,11 @@ def _is_comments(el: lxml.html.HtmlElement) -> bool:
     if el.tag in ("html", "body", "article", "main"):
         return False
     named = any(_COMMENT_NAME.search(el.get(a) or "") for a in ("class", "id"))
-    if not named and "/Comment" not in (el.get("itemtype") or "") and el.get("itemprop") != "comment":
+    if (
+        not named
+        and "/Comment" not in (el.get("itemtype") or "")
+        and el.get("itemprop") != "comment"
+    ):
         return False
     return _holds_no_article(el)
 

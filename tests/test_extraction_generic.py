@@ -74,3 +74,43 @@ def test_a_list_in_the_article_that_is_not_links_is_kept():
     items = "".join(f"<li>{s}</li>" for s in steps)
     lines = text_of(page(article(extra=f"<ul>{items}</ul>")))
     assert [ln.lstrip("- ") for ln in lines if "этап" in ln or "Итог" in ln] == steps
+
+
+COMMENTS = [
+    "Наконец-то взялись за школы, у нас в поселке крыша течет уже третий год подряд.",
+    "Хорошо бы еще проверить, как потратят деньги, в прошлый раз ремонт развалился за зиму.",
+]
+
+
+def reader_comments(item: str) -> str:
+    """Reader comments as a page marks them up: author, date and text of each."""
+    return "".join(item.format(n=n, text=text) for n, text in enumerate(COMMENTS))
+
+
+def test_reader_comments_marked_by_class_are_not_article_text():
+    item = (
+        '<div class="b-comments-item"><span class="b-comments-author">Гость {n}</span> '
+        '<span class="b-comments-date">12.05.2024 14:0{n}</span><p>{text}</p></div>'
+    )
+    extra = f'<div class="lastComments">{reader_comments(item)}</div>'
+    assert text_of(page(article(extra=extra))) == PARAGRAPHS
+
+
+def test_reader_comments_marked_by_microdata_are_not_article_text():
+    item = (
+        '<div itemprop="comment" itemscope itemtype="https://schema.org/Comment">'
+        '<b itemprop="author">Гость {n}</b><p itemprop="text">{text}</p></div>'
+    )
+    assert text_of(page(article(extra=reader_comments(item)))) == PARAGRAPHS
+
+
+def test_what_follows_an_empty_comments_anchor_is_not_article_text():
+    item = '<table class="row"><tr><td><b>Гость {n}</b> 12.05.2024</td></tr></table><p>{text}</p>'
+    extra = f'<a name="comments"></a>{reader_comments(item)}'
+    assert text_of(page(article(extra=extra))) == PARAGRAPHS
+
+
+def test_an_article_whose_container_is_named_for_comments_is_kept():
+    paragraphs = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    body = f'<div class="post commentable"><h1>Ремонт школ</h1>{paragraphs}</div>'
+    assert text_of(page(body)) == PARAGRAPHS
