@@ -46,7 +46,7 @@ PROSE_WORDS = 10  # a line of at least this many words ending a sentence reads a
 # The version of this extraction code, stored with every article it produced. Raise it when a
 # change here alters what is extracted; `monitor reextract` runs the current code over the
 # archived pages.
-EXTRACTION_VERSION = 1
+EXTRACTION_VERSION = 2
 
 # What trafilatura is asked for (favor_recall is added per page: on when the outlet's body
 # selector already cut the article out). benchmarks/crawl.py times the same call as its floor.
