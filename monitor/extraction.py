@@ -63,6 +63,7 @@ _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_-]+)""", 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 _WORD = re.compile(r"\w+")
 _COUNTER = re.compile(r"\s*[\[(]\d+[\])]$|^\d{1,2}:\d{2}\s*")  # "[10047]", "(12)", "10:11 "
+_ELLIPSIS = re.compile(r"(\.\.\.|…)\s*$")
 _CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
 # Characters XML cannot hold: lxml reads them from a page but refuses to write them back (when
 # removing an element joins its tail to a neighbour's), so they are removed before parsing.
@@ -190,7 +191,7 @@ def _body_text(
             ln for ln, line_keys in zip(kept, keys, strict=True) if not _chrome(line_keys, chrome)
         ]
     if not selector:
-        kept = _without_link_lists(kept, links)
+        kept = _without_teasers(_without_link_lists(kept, links))
     return "\n".join(kept)
 
 
@@ -257,6 +258,22 @@ def _without_link_lists(lines: list[str], links: Collection[str]) -> list[str]:
     if last >= 0 and len(tail) >= LINK_RUN:
         if sum(listed[i] for i in tail) >= TAIL_SHARE * len(tail):
             keep[last + 1 :] = [False] * len(tail)
+    return [ln for ln, kept in zip(lines, keep, strict=True) if kept]
+
+
+def _without_teasers(lines: list[str]) -> list[str]:
+    """The lines without runs of teasers: at least LINK_RUN lines in a row that each end cut
+    short with an ellipsis are summaries of other stories (an article's paragraphs are not cut)."""
+    cut = [bool(_ELLIPSIS.search(ln)) for ln in lines]
+    keep = [True] * len(lines)
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and cut[end]:
+            end += 1
+        if end - start >= LINK_RUN:
+            keep[start:end] = [False] * (end - start)
+        start = end + 1
     return [ln for ln, kept in zip(lines, keep, strict=True) if kept]
 
 

@@ -114,3 +114,19 @@ def test_an_article_whose_container_is_named_for_comments_is_kept():
     paragraphs = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
     body = f'<div class="post commentable"><h1>Ремонт школ</h1>{paragraphs}</div>'
     assert text_of(page(body)) == PARAGRAPHS
+
+
+def test_teasers_of_other_stories_cut_short_are_not_article_text():
+    teasers = "".join(
+        f'<div class="teaser"><h3><a href="/news/{n}/">{h}</a></h3>'
+        f"<p>{h}: подробности, мнения жителей и комментарии чиновников читайте...</p></div>"
+        for n, h in enumerate(HEADLINES[:3])
+    )
+    lines = text_of(page(article(extra=teasers)))
+    assert lines == PARAGRAPHS
+
+
+def test_a_paragraph_ending_in_an_ellipsis_is_kept():
+    trailing = "Чем закончится спор подрядчиков с акиматом, пока не знает никто…"
+    lines = text_of(page(article(extra=f"<p>{trailing}</p>")))
+    assert lines == [*PARAGRAPHS, trailing]
