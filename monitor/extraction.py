@@ -192,6 +192,7 @@ def _body_text(
         ]
     if not selector:
         kept = _without_teasers(_without_link_lists(kept, links))
+        kept = [ln for ln in kept if not _is_layout_cell(ln)]
     return "\n".join(kept)
 
 
@@ -275,6 +276,14 @@ def _without_teasers(lines: list[str]) -> list[str]:
             keep[start:end] = [False] * (end - start)
         start = end + 1
     return [ln for ln, kept in zip(lines, keep, strict=True) if kept]
+
+
+def _is_layout_cell(line: str) -> bool:
+    """A table row of one short cell: a layout table's menu item, heading or label."""
+    if not line.startswith("|"):
+        return False
+    cells = [c for c in line.strip(" |").split("|") if c.strip()]
+    return len(cells) <= 1 and len(_WORD.findall(line)) < template.SHORT_WORDS
 
 
 def _is_listed(line: str, links: Collection[str], by_length: list[str]) -> bool:

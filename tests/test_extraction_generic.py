@@ -130,3 +130,23 @@ def test_a_paragraph_ending_in_an_ellipsis_is_kept():
     trailing = "Чем закончится спор подрядчиков с акиматом, пока не знает никто…"
     lines = text_of(page(article(extra=f"<p>{trailing}</p>")))
     assert lines == [*PARAGRAPHS, trailing]
+
+
+def test_a_layout_tables_one_cell_rows_are_not_article_text():
+    menu = "".join(f'<tr><td><a href="/{n}/">{w}</a></td></tr>' for n, w in enumerate(MENU))
+    cells = "".join(f"<tr><td>{p}</td></tr>" for p in PARAGRAPHS)
+    body = f"<table><tr><td><h1>Ремонт школ</h1></td></tr>{cells}{menu}</table>"
+    lines = text_of(page(body))
+    assert [ln.strip(" |") for ln in lines] == PARAGRAPHS
+
+
+def test_a_data_tables_rows_of_several_short_cells_are_kept():
+    rows = "".join(f"<tr><td>{city}</td><td>{n}</td></tr>" for city, n in SCHOOLS)
+    lines = text_of(page(article(extra=f"<table>{rows}</table>")))
+    assert [[c.strip() for c in ln.strip(" |").split("|")] for ln in lines[3:]] == [
+        [city, str(n)] for city, n in SCHOOLS
+    ]
+
+
+MENU = ["Главная", "Новости региона", "Экономика", "Контакты редакции"]
+SCHOOLS = [("Караганда", 5), ("Темиртау", 4), ("Сарань", 3)]
