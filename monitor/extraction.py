@@ -46,7 +46,7 @@ PROSE_WORDS = 10  # a line of at least this many words ending a sentence reads a
 # The version of this extraction code, stored with every article it produced. Raise it when a
 # change here alters what is extracted; `monitor reextract` runs the current code over the
 # archived pages.
-EXTRACTION_VERSION = 1
+EXTRACTION_VERSION = 2
 
 # What trafilatura is asked for (favor_recall is added per page: on when the outlet's body
 # selector already cut the article out). benchmarks/crawl.py times the same call as its floor.
@@ -63,6 +63,7 @@ _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_-]+)""", 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 _WORD = re.compile(r"\w+")
 _COUNTER = re.compile(r"\s*[\[(]\d+[\])]$|^\d{1,2}:\d{2}\s*")  # "[10047]", "(12)", "10:11 "
+_ELLIPSIS = re.compile(r"(\.\.\.|…)\s*$")
 _CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
 # Characters XML cannot hold: lxml reads them from a page but refuses to write them back (when
 # removing an element joins its tail to a neighbour's), so they are removed before parsing.
@@ -131,7 +132,7 @@ def extract(
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError(f"unparseable HTML: {exc}") from None
     meta = _metadata(tree, profile)
-    _drop_chrome(tree, profile.get("drop", ()))
+    _drop_chrome(tree, profile.get("drop", ()), comments="omment" in html)
     patterns = [re.compile(p, re.I) for p in (*COMMON_DROP_TEXT, *profile.get("drop_text", ()))]
     text = _body_text(tree, url, profile.get("body"), patterns, chrome, blocks)
     title = meta["title"]
@@ -190,7 +191,8 @@ def _body_text(
             ln for ln, line_keys in zip(kept, keys, strict=True) if not _chrome(line_keys, chrome)
         ]
     if not selector:
-        kept = _without_link_lists(kept, links)
+        kept = _without_teasers(_without_link_lists(kept, links))
+        kept = [ln for ln in kept if not _is_layout_cell(ln)]
     return "\n".join(kept)
 
 
@@ -260,6 +262,30 @@ def _without_link_lists(lines: list[str], links: Collection[str]) -> list[str]:
     return [ln for ln, kept in zip(lines, keep, strict=True) if kept]
 
 
+def _without_teasers(lines: list[str]) -> list[str]:
+    """The lines without runs of teasers: at least LINK_RUN lines in a row that each end cut
+    short with an ellipsis are summaries of other stories (an article's paragraphs are not cut)."""
+    cut = [bool(_ELLIPSIS.search(ln)) for ln in lines]
+    keep = [True] * len(lines)
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and cut[end]:
+            end += 1
+        if end - start >= LINK_RUN:
+            keep[start:end] = [False] * (end - start)
+        start = end + 1
+    return [ln for ln, kept in zip(lines, keep, strict=True) if kept]
+
+
+def _is_layout_cell(line: str) -> bool:
+    """A table row of one short cell: a layout table's menu item, heading or label."""
+    if not line.startswith("|"):
+        return False
+    cells = [c for c in line.strip(" |").split("|") if c.strip()]
+    return len(cells) <= 1 and len(_WORD.findall(line)) < template.SHORT_WORDS
+
+
 def _is_listed(line: str, links: Collection[str], by_length: list[str]) -> bool:
     """A link of the page (a list item or a row of link cells too), or a line without letters."""
     if not any(ch.isalpha() for ch in line):
@@ -322,6 +348,11 @@ _XPATH = {
         "canonical": '//link[@rel="canonical"]/@href',
         "json_ld": '//script[@type="application/ld+json"]/text()',
         "nested_links": "//a[*]",
+        "commented": '//*[contains(@class, "omment") or contains(@id, "omment")'
+        ' or contains(@itemtype, "/Comment") or @itemprop="comment"]',
+        "comments_anchor": "//a[not(@href) and not(normalize-space())]"
+        '[starts-with(translate(@name, "C", "c"), "comment")]',
+        "article": 'descendant::h1 | descendant::article | descendant::*[@itemprop="articleBody"]',
     }.items()
 }
 
@@ -329,12 +360,47 @@ _XPATH = {
 _LINK_TEXTS = etree.XPath("//a[not(*)]/text()", smart_strings=False)  # most links: one text
 
 
-def _drop_chrome(tree: lxml.html.HtmlElement, selectors: Iterable[str]) -> None:
+# "comment" as a word of a class or an id: `comments`, `b-comments-item`, `vk_comments`,
+# `lastComments` (not `nocomment`-like run-ins, nor a word merely beginning with it elsewhere).
+_COMMENT_NAME = re.compile(r"(?:^|[^A-Za-z])[cC]omment|(?<=[a-z])Comment")
+
+
+def _is_comments(el: lxml.html.HtmlElement) -> bool:
+    """A reader-comment block (by its class, id or microdata) that does not hold the article."""
+    if el.tag in ("html", "body", "article", "main"):
+        return False
+    named = any(_COMMENT_NAME.search(el.get(a) or "") for a in ("class", "id"))
+    if (
+        not named
+        and "/Comment" not in (el.get("itemtype") or "")
+        and el.get("itemprop") != "comment"
+    ):
+        return False
+    return _holds_no_article(el)
+
+
+def _holds_no_article(el: lxml.html.HtmlElement) -> bool:
+    return el.tag not in ("html", "body", "article", "main") and not _XPATH["article"](el)
+
+
+def _drop_chrome(
+    tree: lxml.html.HtmlElement, selectors: Iterable[str], comments: bool = True
+) -> None:
     # Removing an element keeps its tail text, so the order of removal does not matter for
     # these (an element inside another one removed goes with it); the outlet's own selectors,
     # which may be positional (ul:last-of-type), apply one after the other, as written.
     for el in list(tree.iter(*_NEVER_TEXT)):
         el.drop_tree()
+    # Reader comments (looked for only when the page's source names them: the search of every
+    # element's class and id costs as much as a fifth of the rest of the extraction).
+    for el in _XPATH["commented"](tree) if comments else ():
+        if _is_comments(el):
+            el.drop_tree()
+    # An empty <a name="comments"></a> opens the comment block: what follows it goes.
+    for anchor in _XPATH["comments_anchor"](tree) if comments else ():
+        for el in list(anchor.itersiblings()):
+            if _holds_no_article(el):
+                el.drop_tree()
     for selector in selectors:
         for el in _css(selector)(tree):
             el.drop_tree()

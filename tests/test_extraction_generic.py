@@ -74,3 +74,79 @@ def test_a_list_in_the_article_that_is_not_links_is_kept():
     items = "".join(f"<li>{s}</li>" for s in steps)
     lines = text_of(page(article(extra=f"<ul>{items}</ul>")))
     assert [ln.lstrip("- ") for ln in lines if "этап" in ln or "Итог" in ln] == steps
+
+
+COMMENTS = [
+    "Наконец-то взялись за школы, у нас в поселке крыша течет уже третий год подряд.",
+    "Хорошо бы еще проверить, как потратят деньги, в прошлый раз ремонт развалился за зиму.",
+]
+
+
+def reader_comments(item: str) -> str:
+    """Reader comments as a page marks them up: author, date and text of each."""
+    return "".join(item.format(n=n, text=text) for n, text in enumerate(COMMENTS))
+
+
+def test_reader_comments_marked_by_class_are_not_article_text():
+    item = (
+        '<div class="b-comments-item"><span class="b-comments-author">Гость {n}</span> '
+        '<span class="b-comments-date">12.05.2024 14:0{n}</span><p>{text}</p></div>'
+    )
+    extra = f'<div class="lastComments">{reader_comments(item)}</div>'
+    assert text_of(page(article(extra=extra))) == PARAGRAPHS
+
+
+def test_reader_comments_marked_by_microdata_are_not_article_text():
+    item = (
+        '<div itemprop="comment" itemscope itemtype="https://schema.org/Comment">'
+        '<b itemprop="author">Гость {n}</b><p itemprop="text">{text}</p></div>'
+    )
+    assert text_of(page(article(extra=reader_comments(item)))) == PARAGRAPHS
+
+
+def test_what_follows_an_empty_comments_anchor_is_not_article_text():
+    item = '<table class="row"><tr><td><b>Гость {n}</b> 12.05.2024</td></tr></table><p>{text}</p>'
+    extra = f'<a name="comments"></a>{reader_comments(item)}'
+    assert text_of(page(article(extra=extra))) == PARAGRAPHS
+
+
+def test_an_article_whose_container_is_named_for_comments_is_kept():
+    paragraphs = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    body = f'<div class="post commentable"><h1>Ремонт школ</h1>{paragraphs}</div>'
+    assert text_of(page(body)) == PARAGRAPHS
+
+
+def test_teasers_of_other_stories_cut_short_are_not_article_text():
+    teasers = "".join(
+        f'<div class="teaser"><h3><a href="/news/{n}/">{h}</a></h3>'
+        f"<p>{h}: подробности, мнения жителей и комментарии чиновников читайте...</p></div>"
+        for n, h in enumerate(HEADLINES[:3])
+    )
+    lines = text_of(page(article(extra=teasers)))
+    assert lines == PARAGRAPHS
+
+
+def test_a_paragraph_ending_in_an_ellipsis_is_kept():
+    trailing = "Чем закончится спор подрядчиков с акиматом, пока не знает никто…"
+    lines = text_of(page(article(extra=f"<p>{trailing}</p>")))
+    assert lines == [*PARAGRAPHS, trailing]
+
+
+def test_a_layout_tables_one_cell_rows_are_not_article_text():
+    menu = "".join(f'<tr><td><a href="/{n}/">{w}</a></td></tr>' for n, w in enumerate(MENU))
+    cells = "".join(f"<tr><td>{p}</td></tr>" for p in PARAGRAPHS)
+    body = f"<table><tr><td><h1>Ремонт школ</h1></td></tr>{cells}{menu}</table>"
+    lines = text_of(page(body))
+    assert [ln.strip(" |") for ln in lines] == PARAGRAPHS
+
+
+def test_a_data_tables_rows_of_several_short_cells_are_kept():
+    rows = "".join(f"<tr><td>{city}</td><td>{n}</td></tr>" for city, n in SCHOOLS)
+    lines = text_of(page(article(extra=f"<table>{rows}</table>")))
+    assert [[c.strip() for c in ln.strip(" |").split("|")] for ln in lines[3:]] == [
+        [city, str(n)] for city, n in SCHOOLS
+    ]
+
+
+MENU = ["Главная", "Новости региона", "Экономика", "Контакты редакции"]
+SCHOOLS = [("Караганда", 5), ("Темиртау", 4), ("Сарань", 3)]
