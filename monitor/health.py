@@ -46,6 +46,7 @@ class OutletHealth:
     reason: str
     since: str | None = None
     last_success: str | None = None
+    changed: bool = False  # the state differs from the one recorded before this check
 
 
 def describe_error(url: str | None, status: int | None, reason: str) -> str:
@@ -358,6 +359,7 @@ def check(
                 "SELECT state, reason, since FROM outlet_health WHERE outlet = ?", [outlet.slug]
             ).fetchone()
             changed = before is None or before[0] != result.state
+            result.changed = changed
             result.since = db.now() if changed else before[2]
             database["outlet_health"].upsert(
                 {

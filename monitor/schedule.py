@@ -192,8 +192,12 @@ def check_health(path: str, outlets: list[Outlet]) -> None:
         database = db.open_db(path)
         try:
             for state in health.check(database, outlets, config):
+                if not state.changed or state.state == "unknown":
+                    continue  # once per change, not once per check
                 if state.state == "unhealthy":
-                    logger.warning("health: %s", state.reason)
+                    logger.warning("health: %s is unhealthy: %s", state.outlet, state.reason)
+                else:
+                    logger.info("health: %s is %s: %s", state.outlet, state.state, state.reason)
         finally:
             database.close()
     except Exception as exc:
